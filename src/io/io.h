@@ -1,0 +1,64 @@
+/*
+ * The io layer's shared context: one per event loop.
+ *
+ * Everything that touches sockets hangs off a ptk_io: the libevent base
+ * (owned by the caller), the logger, the outbound settings (upstream proxy,
+ * outbound bind addresses), limits, and the count of live connection pairs so
+ * that a graceful shutdown knows when the last one has closed.
+ */
+#ifndef PTK_IO_IO_H
+#define PTK_IO_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "ptkit/env.h"
+#include "ptkit/log.h"
+
+struct evdns_base;
+
+struct ptk_io {
+    struct event_base *base;      /* not owned */
+    const struct ptk_logger *log; /* may be NULL */
+
+    /* Outbound connections (client role, and the server role's dial to tor). */
+    struct ptk_proxy proxy; /* upstream proxy for the client role; scheme NONE if none */
+    bool has_bind_v4, has_bind_v6;
+    struct sockaddr_storage bind_v4, bind_v6;
+    struct evdns_base *dns; /* created on first name lookup */
+
+    /* Limits and timeouts. */
+    size_t max_conns;       /* 0: no limit */
+    unsigned setup_timeout_ms;  /* SOCKS + dial + handshake must finish within this */
+    size_t high_water;      /* per-direction buffered bytes before reading pauses */
+
+    /* Live connection pairs, and what to do when the count drops to zero. */
+    struct ptk_pair *pairs; /* intrusive list (io/relay.c) */
+    size_t n_pairs;
+    size_t n_total; /* connections accepted since start */
+    bool draining;
+    void (*on_drained)(void *ud);
+    void *drained_ud;
+};
+
+/* Fill defaults (no proxy, 60 s setup timeout, 256 KiB high water). */
+void ptk_io_init(struct ptk_io *io, struct event_base *base, const struct ptk_logger *log);
+/* Release what ptk_io_init and later calls created (not the base). */
+void ptk_io_free(struct ptk_io *io);
+
+struct ptk_pair;
+/* Internal: connection accounting (io/relay.c keeps the list). */
+void ptk_io_pair_added(struct ptk_io *io);
+void ptk_io_pair_removed(struct ptk_io *io);
+/* Free every live pair now (shutdown). */
+void ptk_io_close_all(struct ptk_io *io);
+
+/* Current monotonic time in milliseconds and wall-clock seconds. */
+uint64_t ptk_io_now_ms(void);
+int64_t ptk_io_unix_time(void);
+
+#endif

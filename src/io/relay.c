@@ -1,0 +1,481 @@
+/*
+ * The relay loop (see io/relay.h).
+ *
+ * Data path: bytes are never copied by the relay itself. A transport reads
+ * from the contiguous front of an input evbuffer (evbuffer_pullup only joins
+ * chains when a unit straddles them) and writes straight into space reserved
+ * in the output evbuffer (ptk_sink). A passthrough transport (plain) moves
+ * whole evbuffer chains with evbuffer_add_buffer.
+ *
+ * Closing: callbacks may close the pair at any depth; ptk_pair_close only
+ * marks it and disables I/O, and a zero-delay "reaper" event frees it from
+ * the loop, so no caller is ever left holding a freed pair.
+ */
+#include "io/relay.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ptkit/error.h"
+
+static uint8_t *sink_reserve(void *ud, size_t n)
+{
+    struct ptk_sink_ctx *sc = ud;
+    if (evbuffer_reserve_space(sc->buf, (ev_ssize_t)n, &sc->iov, 1) < 1)
+        return NULL;
+    return sc->iov.iov_base;
+}
+
+static void sink_commit(void *ud, size_t n)
+{
+    struct ptk_sink_ctx *sc = ud;
+    sc->iov.iov_len = n;
+    evbuffer_commit_space(sc->buf, &sc->iov, 1);
+}
+
+static void pair_free(struct ptk_pair *p)
+{
+    if (p->on_free)
+        p->on_free(p);
+    if (p->tconn && p->ops && p->ops->conn_free)
+        p->ops->conn_free(p->tconn);
+    if (p->wire)
+        bufferevent_free(p->wire);
+    if (p->app)
+        bufferevent_free(p->app);
+    if (p->app_pending)
+        evbuffer_free(p->app_pending);
+    if (p->ttimer)
+        event_free(p->ttimer);
+    if (p->deadline)
+        event_free(p->deadline);
+    if (p->reaper)
+        event_free(p->reaper);
+    struct ptk_io *io = p->io;
+    if (p->prev)
+        p->prev->next = p->next;
+    else
+        io->pairs = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    ptk_log(io->log, PTK_LOG_DEBUG, "%s: connection %llu closed (%llu bytes up, %llu down)",
+            p->transport_name, (unsigned long long)p->id, (unsigned long long)p->bytes_up,
+            (unsigned long long)p->bytes_down);
+    free(p);
+    ptk_io_pair_removed(io);
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+    pair_free(arg);
+}
+
+void ptk_pair_close(struct ptk_pair *p)
+{
+    if (p->closing)
+        return;
+    p->closing = true;
+    if (p->wire)
+        bufferevent_disable(p->wire, EV_READ | EV_WRITE);
+    if (p->app)
+        bufferevent_disable(p->app, EV_READ | EV_WRITE);
+    if (p->ttimer)
+        evtimer_del(p->ttimer);
+    if (p->deadline)
+        evtimer_del(p->deadline);
+    struct timeval tv = {0, 0};
+    evtimer_add(p->reaper, &tv);
+}
+
+static void deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ptk_pair *p = arg;
+    if (p->closing)
+        return;
+    ptk_log(p->io->log, PTK_LOG_INFO, "%s: connection %llu: setup timed out", p->transport_name,
+            (unsigned long long)p->id);
+    if (p->on_deadline)
+        p->on_deadline(p);
+    else
+        ptk_pair_close(p);
+}
+
+struct ptk_pair *ptk_pair_new(struct ptk_io *io, const struct ptk_transport_ops *ops,
+                              const char *transport_name, bool is_server)
+{
+    struct ptk_pair *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->io = io;
+    p->ops = ops;
+    p->transport_name = transport_name;
+    p->is_server = is_server;
+    p->app_pending = evbuffer_new();
+    p->deadline = evtimer_new(io->base, deadline_cb, p);
+    p->reaper = evtimer_new(io->base, reap_cb, p);
+    if (!p->app_pending || !p->deadline || !p->reaper) {
+        if (p->app_pending)
+            evbuffer_free(p->app_pending);
+        if (p->deadline)
+            event_free(p->deadline);
+        if (p->reaper)
+            event_free(p->reaper);
+        free(p);
+        return NULL;
+    }
+    p->wire_sink = (struct ptk_sink){sink_reserve, sink_commit, &p->wire_sc};
+    p->app_sink = (struct ptk_sink){sink_reserve, sink_commit, &p->app_sc};
+    struct timeval tv = {io->setup_timeout_ms / 1000, (io->setup_timeout_ms % 1000) * 1000};
+    evtimer_add(p->deadline, &tv);
+    ptk_io_pair_added(io);
+    p->id = io->n_total;
+    p->next = io->pairs;
+    if (io->pairs)
+        io->pairs->prev = p;
+    io->pairs = p;
+    return p;
+}
+
+static struct evbuffer *app_target(struct ptk_pair *p)
+{
+    return p->app_ready ? bufferevent_get_output(p->app) : p->app_pending;
+}
+
+static void xfer_init(struct ptk_pair *p, struct ptk_xfer *x)
+{
+    p->wire_sc.buf = bufferevent_get_output(p->wire);
+    p->app_sc.buf = app_target(p);
+    x->wire = &p->wire_sink;
+    x->app = &p->app_sink;
+    x->now_ms = ptk_io_now_ms();
+    x->unix_time = ptk_io_unix_time();
+    x->timer_ms = PTK_TIMER_KEEP;
+    x->established = p->established;
+}
+
+static void ttimer_cb(evutil_socket_t fd, short what, void *arg);
+static void pump_app_to_wire(struct ptk_pair *p);
+
+/*
+ * Act on a transport call's result. Returns false if the relay must stop
+ * processing this pair now (closed, or silently discarding as a probe).
+ */
+static bool apply(struct ptk_pair *p, int r, struct ptk_xfer *x)
+{
+    if (x->timer_ms != PTK_TIMER_KEEP) {
+        if (!p->ttimer && !(p->ttimer = evtimer_new(p->io->base, ttimer_cb, p))) {
+            ptk_pair_close(p);
+            return false;
+        }
+        if (x->timer_ms == 0) {
+            evtimer_del(p->ttimer);
+        } else {
+            struct timeval tv = {(time_t)(x->timer_ms / 1000), (suseconds_t)(x->timer_ms % 1000) * 1000};
+            evtimer_add(p->ttimer, &tv);
+        }
+    }
+    if (r == PTK_EPROBE && p->is_server && !p->app) {
+        if (!p->probing) {
+            p->probing = true;
+            evtimer_del(p->deadline);
+            ptk_log(p->io->log, PTK_LOG_INFO,
+                    "%s: connection %llu: handshake failed; discarding until the close delay",
+                    p->transport_name, (unsigned long long)p->id);
+            if (!p->ttimer || !evtimer_pending(p->ttimer, NULL))
+                ptk_pair_close(p);
+        }
+        return false;
+    }
+    if (r < 0) {
+        ptk_log(p->io->log, PTK_LOG_INFO, "%s: connection %llu: %s", p->transport_name,
+                (unsigned long long)p->id, ptk_strerror(r));
+        ptk_pair_close(p);
+        return false;
+    }
+    if (x->established && !p->established) {
+        p->established = true;
+        if (p->on_established)
+            p->on_established(p);
+        if (p->closing)
+            return false;
+    }
+    return true;
+}
+
+static void update_pause(struct ptk_pair *p)
+{
+    size_t hw = p->io->high_water;
+    /* wire reading pauses while the app side is backed up */
+    bool pause_wire = evbuffer_get_length(app_target(p)) >= hw;
+    if (pause_wire != p->wire_paused && p->wire && !p->wire_eof) {
+        p->wire_paused = pause_wire;
+        if (pause_wire)
+            bufferevent_disable(p->wire, EV_READ);
+        else
+            bufferevent_enable(p->wire, EV_READ);
+    }
+    if (p->app && p->app_ready && !p->app_eof) {
+        bool pause_app = evbuffer_get_length(bufferevent_get_output(p->wire)) >= hw;
+        if (pause_app != p->app_paused) {
+            p->app_paused = pause_app;
+            if (pause_app)
+                bufferevent_disable(p->app, EV_READ);
+            else
+                bufferevent_enable(p->app, EV_READ);
+        }
+    }
+}
+
+/* Forward a half-close once everything before it has been written. */
+static void maybe_shutdown(struct ptk_pair *p)
+{
+    if (p->closing)
+        return;
+    if (p->wire_eof && p->app_ready && !p->app_shut &&
+        evbuffer_get_length(bufferevent_get_input(p->wire)) == 0 &&
+        evbuffer_get_length(bufferevent_get_output(p->app)) == 0) {
+        p->app_shut = true;
+        shutdown(bufferevent_getfd(p->app), SHUT_WR);
+    }
+    if (p->app_eof && !p->wire_shut && evbuffer_get_length(bufferevent_get_input(p->app)) == 0 &&
+        evbuffer_get_length(bufferevent_get_output(p->wire)) == 0) {
+        p->wire_shut = true;
+        shutdown(bufferevent_getfd(p->wire), SHUT_WR);
+    }
+    if (p->app_shut && p->wire_shut)
+        ptk_pair_close(p);
+}
+
+/* Run `fn` (encode or decode) over the input buffer in contiguous chunks. */
+static void pump(struct ptk_pair *p, struct evbuffer *in, bool decode)
+{
+    size_t want = 0;
+    for (;;) {
+        size_t len = evbuffer_get_length(in);
+        if (len == 0 || p->closing)
+            return;
+        size_t n = evbuffer_get_contiguous_space(in);
+        if (n < want && n < len)
+            n = want < len ? want : len;
+        const uint8_t *d = evbuffer_pullup(in, (ev_ssize_t)n);
+        if (!d) {
+            ptk_pair_close(p);
+            return;
+        }
+        struct ptk_xfer x;
+        size_t used = 0;
+        xfer_init(p, &x);
+        int r = decode ? p->ops->decode(p->tconn, d, n, &used, &x)
+                       : p->ops->encode(p->tconn, d, n, &used, &x);
+        if (used > n)
+            used = n;
+        evbuffer_drain(in, used);
+        if (decode)
+            p->bytes_down += used;
+        else
+            p->bytes_up += used;
+        if (!apply(p, r, &x))
+            return;
+        if (used == 0) {
+            if (n >= len)
+                return; /* needs more input */
+            want = n * 2 > 16384 ? n * 2 : 16384;
+            continue;
+        }
+        want = 0;
+        struct evbuffer *out = decode ? app_target(p) : bufferevent_get_output(p->wire);
+        if (evbuffer_get_length(out) >= p->io->high_water)
+            return;
+    }
+}
+
+static void pump_wire_to_app(struct ptk_pair *p)
+{
+    struct evbuffer *in = bufferevent_get_input(p->wire);
+    if (p->probing) {
+        evbuffer_drain(in, evbuffer_get_length(in));
+        return;
+    }
+    if ((p->ops->flags & PTK_TRANSPORT_PASSTHROUGH) && p->established) {
+        p->bytes_down += evbuffer_get_length(in);
+        evbuffer_add_buffer(app_target(p), in);
+    } else {
+        pump(p, in, true);
+    }
+}
+
+static void pump_app_to_wire(struct ptk_pair *p)
+{
+    if (!p->app_ready || p->closing)
+        return;
+    struct evbuffer *in = bufferevent_get_input(p->app);
+    if ((p->ops->flags & PTK_TRANSPORT_PASSTHROUGH) && p->established) {
+        p->bytes_up += evbuffer_get_length(in);
+        evbuffer_add_buffer(bufferevent_get_output(p->wire), in);
+    } else {
+        pump(p, in, false);
+    }
+}
+
+static void after_io(struct ptk_pair *p)
+{
+    if (p->closing)
+        return;
+    update_pause(p);
+    maybe_shutdown(p);
+}
+
+static void wire_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct ptk_pair *p = arg;
+    if (p->closing)
+        return;
+    pump_wire_to_app(p);
+    /* a decode may have completed the handshake or opened the send window */
+    pump_app_to_wire(p);
+    after_io(p);
+}
+
+static void app_read_cb(struct bufferevent *bev, void *arg)
+{
+    struct ptk_pair *p = arg;
+    if (p->closing)
+        return;
+    pump_app_to_wire(p);
+    after_io(p);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    struct ptk_pair *p = arg;
+    if (p->closing)
+        return;
+    if (p->close_after_flush && bev == p->app &&
+        evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        ptk_pair_close(p);
+        return;
+    }
+    /* Output drained: data held back for backpressure may move again. */
+    if (bev == p->wire)
+        pump_app_to_wire(p);
+    else if (p->wire)
+        pump_wire_to_app(p);
+    after_io(p);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    struct ptk_pair *p = arg;
+    if (p->closing)
+        return;
+    bool is_wire = bev == p->wire;
+    if (what & BEV_EVENT_ERROR) {
+        ptk_log(p->io->log, PTK_LOG_DEBUG, "%s: connection %llu: %s side error", p->transport_name,
+                (unsigned long long)p->id, is_wire ? "wire" : "local");
+        ptk_pair_close(p);
+        return;
+    }
+    if (!(what & BEV_EVENT_EOF))
+        return;
+    if (is_wire) {
+        p->wire_eof = true;
+        if (!p->established || p->probing) {
+            /* the peer left before the handshake completed: nothing to deliver */
+            ptk_pair_close(p);
+            return;
+        }
+        pump_wire_to_app(p);
+    } else {
+        p->app_eof = true;
+        pump_app_to_wire(p);
+    }
+    after_io(p);
+}
+
+static void ttimer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ptk_pair *p = arg;
+    if (p->closing)
+        return;
+    if (p->probing || !p->ops->timer) {
+        ptk_pair_close(p);
+        return;
+    }
+    struct ptk_xfer x;
+    xfer_init(p, &x);
+    int r = p->ops->timer(p->tconn, &x);
+    if (!apply(p, r, &x))
+        return;
+    pump_app_to_wire(p);
+    pump_wire_to_app(p);
+    after_io(p);
+}
+
+void ptk_pair_attach_wire(struct ptk_pair *p, struct bufferevent *bev)
+{
+    p->wire = bev;
+    bufferevent_setcb(bev, wire_read_cb, write_cb, event_cb, p);
+    bufferevent_setwatermark(bev, EV_READ, 0, p->io->high_water);
+    bufferevent_setwatermark(bev, EV_WRITE, p->io->high_water / 2, 0);
+    bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+bool ptk_pair_start(struct ptk_pair *p)
+{
+    struct ptk_xfer x;
+    xfer_init(p, &x);
+    int r = p->ops->start ? p->ops->start(p->tconn, &x) : PTK_OK;
+    if (!apply(p, r, &x))
+        return false;
+    /* The wire may already hold bytes (e.g. after an upstream proxy's reply). */
+    if (evbuffer_get_length(bufferevent_get_input(p->wire)))
+        wire_read_cb(p->wire, p);
+    return !p->closing;
+}
+
+void ptk_pair_attach_app(struct ptk_pair *p, struct bufferevent *bev)
+{
+    p->app = bev;
+}
+
+void ptk_pair_app_ready(struct ptk_pair *p)
+{
+    if (p->closing)
+        return;
+    p->app_ready = true;
+    evtimer_del(p->deadline);
+    struct evbuffer *out = bufferevent_get_output(p->app);
+    evbuffer_add_buffer(out, p->app_pending);
+    bufferevent_setcb(p->app, app_read_cb, write_cb, event_cb, p);
+    bufferevent_setwatermark(p->app, EV_READ, 0, p->io->high_water);
+    bufferevent_setwatermark(p->app, EV_WRITE, p->io->high_water / 2, 0);
+    bufferevent_enable(p->app, EV_READ | EV_WRITE);
+    /* Bytes the app sent early (after its SOCKS request or tor's OKAY). */
+    pump_app_to_wire(p);
+    pump_wire_to_app(p);
+    after_io(p);
+}
+
+void ptk_pair_close_after_flush(struct ptk_pair *p)
+{
+    if (p->closing)
+        return;
+    if (!p->app || evbuffer_get_length(bufferevent_get_output(p->app)) == 0) {
+        ptk_pair_close(p);
+        return;
+    }
+    p->close_after_flush = true;
+    if (p->wire)
+        bufferevent_disable(p->wire, EV_READ);
+    bufferevent_disable(p->app, EV_READ);
+    bufferevent_setcb(p->app, NULL, write_cb, event_cb, p);
+    bufferevent_setwatermark(p->app, EV_WRITE, 0, 0);
+    bufferevent_enable(p->app, EV_WRITE);
+}
+
+void ptk_io_close_all(struct ptk_io *io)
+{
+    while (io->pairs)
+        pair_free(io->pairs);
+}

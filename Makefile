@@ -86,7 +86,7 @@ check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 check-integration: $(PTKIT)
-	PTKIT=$(abspath $(PTKIT)) $(PYTHON) -m pytest -q tests/integration
+	PTKIT=$(abspath $(PTKIT)) scripts/in-netns $(PYTHON) -m pytest -q tests/integration
 
 demo: deps
 	$(MAKE) all

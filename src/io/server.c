@@ -90,6 +90,8 @@ static void extor_read_cb(struct bufferevent *bev, void *arg)
         return;
     }
     if (r == PTK_DONE) {
+        ptk_log(p->io->log, PTK_LOG_INFO, "%s: connection %llu: Extended ORPort accepted it",
+                p->transport_name, (unsigned long long)p->id);
         ptk_extor_client_free(&s->extor);
         s->extor_active = false;
         ptk_pair_app_ready(p);

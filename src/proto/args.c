@@ -18,11 +18,12 @@
 static int scan(const char *s, size_t n, size_t *i, const char *stops, struct ptk_buf *tok,
                 const char **why)
 {
-    size_t j = *i;
+    size_t j = *i, nstops = strlen(stops);
     ptk_buf_reset(tok);
     while (j < n) {
         size_t run = j;
-        while (run < n && s[run] != '\\' && !strchr(stops, s[run]))
+        /* memchr, not strchr: a NUL byte must not count as a separator. */
+        while (run < n && s[run] != '\\' && !memchr(stops, s[run], nstops))
             run++;
         if (ptk_buf_put(tok, s + j, run - j) != PTK_OK)
             return PTK_ENOMEM;

@@ -72,6 +72,12 @@ static void test_client_args_bad(void **st)
     expect_bad("a=b;;c=d");
     expect_bad(";");
     expect_bad("a=b;c");
+    /* a NUL byte is neither a separator nor allowed inside a key or value */
+    struct ptk_kvlist l = PTK_KVLIST_INIT;
+    assert_int_equal(ptk_args_parse("a=b\0c=d", 7, &l, NULL), PTK_EINVAL);
+    ptk_kvlist_free(&l);
+    assert_int_equal(ptk_args_parse("a\0=b", 4, &l, NULL), PTK_EINVAL);
+    ptk_kvlist_free(&l);
 }
 
 static void test_client_args_roundtrip(void **st)

@@ -68,3 +68,15 @@ void ptk_memzero(void *p, size_t n)
 {
     sodium_memzero(p, n);
 }
+
+void ptk_secretbox_seal(uint8_t *c, uint8_t mac[16], const uint8_t *m, size_t mlen,
+                        const uint8_t nonce[24], const uint8_t key[32])
+{
+    crypto_secretbox_detached(c, mac, m, mlen, nonce, key);
+}
+
+int ptk_secretbox_open(uint8_t *m, const uint8_t *c, const uint8_t mac[16], size_t clen,
+                       const uint8_t nonce[24], const uint8_t key[32])
+{
+    return crypto_secretbox_open_detached(m, c, mac, clen, nonce, key) == 0 ? PTK_OK : PTK_EAUTH;
+}

@@ -31,6 +31,13 @@ void ptk_hmac_sha256(const uint8_t *key, size_t keylen, const void *msg, size_t 
                      uint8_t out[PTK_SHA256_LEN]);
 void ptk_sha256(const void *msg, size_t n, uint8_t out[PTK_SHA256_LEN]);
 
+/* XSalsa20-Poly1305 secretbox, detached tag; c may equal m (in place). */
+void ptk_secretbox_seal(uint8_t *c, uint8_t mac[16], const uint8_t *m, size_t mlen,
+                        const uint8_t nonce[24], const uint8_t key[32]);
+/* PTK_EAUTH if the tag does not verify (m is then unspecified). */
+int ptk_secretbox_open(uint8_t *m, const uint8_t *c, const uint8_t mac[16], size_t clen,
+                       const uint8_t nonce[24], const uint8_t key[32]);
+
 /* Constant-time equality of two n-byte strings. */
 bool ptk_ct_equal(const void *a, const void *b, size_t n);
 /* Wipe secrets (sodium_memzero). */

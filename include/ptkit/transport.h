@@ -51,7 +51,7 @@ struct ptk_sink {
 /* Copy n bytes into a sink. PTK_ENOMEM if it cannot take them. */
 int ptk_sink_put(struct ptk_sink *s, const void *p, size_t n);
 
-#define PTK_TIMER_KEEP (-1) /* xfer.timer_ms: leave the current timer alone */
+#define PTK_TIMER_KEEP (-1) /* xfer.timer_us: leave the current timer alone */
 
 struct ptk_xfer {
     struct ptk_sink *wire; /* toward the peer PT */
@@ -59,7 +59,7 @@ struct ptk_xfer {
     uint64_t now_ms;       /* monotonic clock */
     int64_t unix_time;     /* wall clock, seconds (obfs4 epoch hours) */
     /* out */
-    int64_t timer_ms; /* PTK_TIMER_KEEP (preset), 0 = cancel, >0 = fire in that many ms */
+    int64_t timer_us; /* PTK_TIMER_KEEP (preset), 0 = cancel, >0 = fire in that many µs */
     bool established; /* set once the handshake is done (sticky) */
 };
 

@@ -150,7 +150,7 @@ static void xfer_init(struct ptk_pair *p, struct ptk_xfer *x)
     x->app = &p->app_sink;
     x->now_ms = ptk_io_now_ms();
     x->unix_time = ptk_io_unix_time();
-    x->timer_ms = PTK_TIMER_KEEP;
+    x->timer_us = PTK_TIMER_KEEP;
     x->established = p->established;
 }
 
@@ -163,15 +163,16 @@ static void pump_app_to_wire(struct ptk_pair *p);
  */
 static bool apply(struct ptk_pair *p, int r, struct ptk_xfer *x)
 {
-    if (x->timer_ms != PTK_TIMER_KEEP) {
+    if (x->timer_us != PTK_TIMER_KEEP) {
         if (!p->ttimer && !(p->ttimer = evtimer_new(p->io->base, ttimer_cb, p))) {
             ptk_pair_close(p);
             return false;
         }
-        if (x->timer_ms == 0) {
+        if (x->timer_us == 0) {
             evtimer_del(p->ttimer);
         } else {
-            struct timeval tv = {(time_t)(x->timer_ms / 1000), (suseconds_t)(x->timer_ms % 1000) * 1000};
+            struct timeval tv = {(time_t)(x->timer_us / 1000000),
+                                 (suseconds_t)(x->timer_us % 1000000)};
             evtimer_add(p->ttimer, &tv);
         }
     }

@@ -118,8 +118,11 @@ int ptk_buf_printf(struct ptk_buf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return PTK_EINVAL;
-    if ((size_t)n < sizeof(small))
-        return ptk_buf_put(b, small, (size_t)n);
+    if ((size_t)n < sizeof(small)) {
+        int r = ptk_buf_put(b, small, (size_t)n);
+        ptk_wipe(small, sizeof(small)); /* the text may be a secret */
+        return r;
+    }
     uint8_t *dst;
     int r = ptk_buf_reserve(b, (size_t)n, &dst); /* room for n + NUL */
     if (r != PTK_OK)

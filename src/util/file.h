@@ -1,0 +1,25 @@
+/*
+ * Small whole-file reads and atomic replacement, for state files.
+ *
+ * ptk_file_write_atomic writes a temporary file next to the target, fsyncs
+ * it, renames it over the target and fsyncs the directory: after a crash
+ * the target holds either the old or the new contents, never a mix.
+ */
+#ifndef PTK_UTIL_FILE_H
+#define PTK_UTIL_FILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Read all of path (at most max bytes) into a new NUL-terminated buffer.
+ * PTK_ENOENT if it does not exist, PTK_ETOOBIG if larger than max,
+ * PTK_EIO otherwise (errno set).
+ */
+int ptk_file_read(const char *path, size_t max, char **out, size_t *len);
+/* Replace path with data[0..len), file mode `mode`. PTK_EIO with errno on failure. */
+int ptk_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Join dir and name with exactly one '/' into out. PTK_ETOOBIG if it does not fit. */
+int ptk_path_join(char *out, size_t n, const char *dir, const char *name);
+
+#endif

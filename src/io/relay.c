@@ -59,7 +59,7 @@ static void pair_free(struct ptk_pair *p)
         io->pairs = p->next;
     if (p->next)
         p->next->prev = p->prev;
-    ptk_log(io->log, PTK_LOG_DEBUG, "%s: connection %llu closed (%llu bytes up, %llu down)",
+    ptk_log(io->log, PTK_LOG_DEBUG, "%s: connection %llu closed (%llu bytes in from the local side, %llu from the peer)",
             p->transport_name, (unsigned long long)p->id, (unsigned long long)p->bytes_up,
             (unsigned long long)p->bytes_down);
     free(p);

@@ -70,7 +70,7 @@ struct ptk_pair {
     void (*on_free)(struct ptk_pair *p);     /* release role state */
     void *role;
 
-    uint64_t bytes_up, bytes_down; /* app->wire, wire->app (plaintext) */
+    uint64_t bytes_up, bytes_down; /* consumed from the app side, from the wire side */
 };
 
 /* A new pair (counted in io->n_pairs) with its setup deadline armed. */

@@ -10,13 +10,16 @@
  *
  * Transport names we do not implement are skipped without a *METHOD-ERROR
  * (the current pt-spec forbids one); a transport we implement but cannot
- * start gets a *METHOD-ERROR saying why.
+ * listen for gets a *METHOD-ERROR saying why. Server identities (state
+ * files) are loaded before VERSION, so a broken state file is an ENV-ERROR,
+ * the only error text tor logs verbatim.
  */
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "crypto/crypto.h"
 #include "io/listener.h"
@@ -72,39 +75,72 @@ static int start_client(struct ptk_runner *r, const struct ptk_env *env,
     return 1;
 }
 
-static int start_server(struct ptk_runner *r, const struct ptk_env *env, const char *name)
+/* A server transport set up before VERSION (so state errors can be ENV-ERRORs). */
+struct server_setup {
+    const struct ptk_transport_ops *ops;
+    void *inst;
+    struct ptk_kvlist args; /* SMETHOD ARGS */
+};
+
+/*
+ * Load every server transport's identity before anything is announced: a
+ * missing, corrupt or unwritable state file must reach tor as ENV-ERROR
+ * (tor logs ENV-ERROR text only before VERSION), never as a silent new
+ * identity. Unknown names are skipped.
+ */
+static int setup_servers(struct ptk_runner *r, const struct ptk_env *env,
+                         struct server_setup *ss, size_t *n, char *err, size_t errlen)
 {
-    const struct ptk_transport_ops *ops = ptk_transport_find(name);
-    if (!ops || !ops->server_setup) {
-        ptk_log(&r->log.logger, PTK_LOG_NOTICE, "no server transport called \"%s\"; skipping",
-                name);
-        return 0;
+    *n = 0;
+    for (size_t i = 0; i < env->n_server_transports && *n < PTK_RUNNER_MAX; i++) {
+        const char *name = env->server_transports[i];
+        const struct ptk_transport_ops *ops = ptk_transport_find(name);
+        if (!ops || !ops->server_setup) {
+            ptk_log(&r->log.logger, PTK_LOG_NOTICE, "no server transport called \"%s\"; skipping",
+                    name);
+            continue;
+        }
+        bool dup = false;
+        for (size_t k = 0; k < *n; k++)
+            dup |= ss[k].ops == ops;
+        if (dup)
+            continue;
+        struct server_setup *s = &ss[*n];
+        char terr[300] = "";
+        struct ptk_transport_cfg tc = {env->state_location,
+                                       ptk_server_options_get(&env->server_options, name),
+                                       &r->log.logger};
+        s->ops = ops;
+        s->inst = NULL;
+        s->args = (struct ptk_kvlist)PTK_KVLIST_INIT;
+        if (ops->server_setup(&tc, &s->inst, &s->args, terr, sizeof(terr)) != PTK_OK) {
+            snprintf(err, errlen, "%s: %s", name, terr[0] ? terr : "setup failed");
+            ptk_kvlist_free(&s->args);
+            return PTK_EINVAL;
+        }
+        ptk_runner_keep(r, ops, s->inst, true);
+        (*n)++;
     }
+    return PTK_OK;
+}
+
+static int start_server(struct ptk_runner *r, const struct ptk_env *env, struct server_setup *ss)
+{
+    const char *name = ss->ops->name;
     const struct ptk_bindaddr *ba = NULL;
     for (size_t i = 0; i < env->n_bindaddrs; i++)
         if (strcmp(env->bindaddrs[i].transport, name) == 0)
             ba = &env->bindaddrs[i];
     if (!ba) {
-        ptk_runner_say(r, ptk_msg_smethod_error(&r->line, name, "no bind address in TOR_PT_SERVER_BINDADDR"));
+        ptk_runner_say(r, ptk_msg_smethod_error(&r->line, name,
+                                                "no bind address in TOR_PT_SERVER_BINDADDR"));
         return 0;
     }
-    char err[256] = "";
-    void *inst = NULL;
-    struct ptk_kvlist args = PTK_KVLIST_INIT;
-    struct ptk_transport_cfg tc = {env->state_location,
-                                   ptk_server_options_get(&env->server_options, name),
-                                   &r->log.logger};
-    if (ops->server_setup(&tc, &inst, &args, err, sizeof(err)) != PTK_OK) {
-        ptk_runner_say(r, ptk_msg_smethod_error(&r->line, name, err[0] ? err : "setup failed"));
-        ptk_kvlist_free(&args);
-        return 0;
-    }
-    ptk_runner_keep(r, ops, inst, true);
     struct ptk_listener_cfg cfg;
     memset(&cfg, 0, sizeof(cfg));
-    cfg.transport_name = ops->name;
-    cfg.ops = ops;
-    cfg.instance = inst;
+    cfg.transport_name = ss->ops->name;
+    cfg.ops = ss->ops;
+    cfg.instance = ss->inst;
     cfg.listen = ba->addr;
     cfg.listen_len = ba->addrlen;
     if (env->has_extorport) {
@@ -122,12 +158,10 @@ static int start_server(struct ptk_runner *r, const struct ptk_env *env, const c
         ptk_addr_format((struct sockaddr *)&ba->addr, a, sizeof(a));
         snprintf(msg, sizeof(msg), "%s %s: %s", why, a, strerror(errno));
         ptk_runner_say(r, ptk_msg_smethod_error(&r->line, name, msg));
-        ptk_kvlist_free(&args);
         return 0;
     }
     ptk_runner_add_listener(r, l);
-    ptk_runner_say(r, ptk_msg_smethod(&r->line, name, (struct sockaddr *)&l->bound, &args));
-    ptk_kvlist_free(&args);
+    ptk_runner_say(r, ptk_msg_smethod(&r->line, name, (struct sockaddr *)&l->bound, &ss->args));
     return 1;
 }
 
@@ -135,6 +169,8 @@ int ptk_pt_managed(char *const envp[], const struct ptk_pt_opts *o)
 {
     struct ptk_env env;
     struct ptk_runner r;
+    struct server_setup ss[PTK_RUNNER_MAX];
+    size_t n_ss = 0;
     char err[512];
     int status = 1, n_ok = 0;
     const char *why = "";
@@ -143,8 +179,22 @@ int ptk_pt_managed(char *const envp[], const struct ptk_pt_opts *o)
         return 1;
     enum ptk_env_status st = ptk_env_parse(&env, envp, err, sizeof(err));
     if (ptk_runner_init(&r, o, true) != PTK_OK) {
+        /* Say why on stdout (tor logs ENV-ERROR text); otherwise the PT dies silently. */
+        int e = errno;
+        if (!r.log_ok)
+            snprintf(err, sizeof(err), "cannot open the log file %.300s: %s",
+                     o->log_file ? o->log_file : "(none)", strerror(e));
+        else
+            snprintf(err, sizeof(err), "cannot set up the event loop");
         ptk_env_free(&env);
         ptk_runner_free(&r);
+        struct ptk_buf b;
+        ptk_buf_init(&b, 1024);
+        if (ptk_msg_env_error(&b, err) == PTK_OK &&
+            write(o->out_fd, ptk_buf_data(&b), ptk_buf_len(&b)) < 0) {
+            /* nowhere left to report it */
+        }
+        ptk_buf_free(&b);
         return 1;
     }
     if (st == PTK_ENV_VERSION_ERROR) {
@@ -162,6 +212,10 @@ int ptk_pt_managed(char *const envp[], const struct ptk_pt_opts *o)
     if (ptk_mkdir_p(env.state_location, &why) != PTK_OK) {
         snprintf(err, sizeof(err), "TOR_PT_STATE_LOCATION: cannot create %.300s: %s (%s)",
                  env.state_location, why, strerror(errno));
+        ptk_runner_say(&r, ptk_msg_env_error(&r.line, err));
+        goto out;
+    }
+    if (env.server && setup_servers(&r, &env, ss, &n_ss, err, sizeof(err)) != PTK_OK) {
         ptk_runner_say(&r, ptk_msg_env_error(&r.line, err));
         goto out;
     }
@@ -201,8 +255,8 @@ int ptk_pt_managed(char *const envp[], const struct ptk_pt_opts *o)
         ptk_runner_say(&r, ptk_msg_cmethods_done(&r.line));
     }
     if (env.server) {
-        for (size_t i = 0; i < env.n_server_transports; i++)
-            n_ok += start_server(&r, &env, env.server_transports[i]);
+        for (size_t i = 0; i < n_ss; i++)
+            n_ok += start_server(&r, &env, &ss[i]);
         ptk_runner_say(&r, ptk_msg_smethods_done(&r.line));
     }
     if (n_ok == 0) {
@@ -213,6 +267,8 @@ int ptk_pt_managed(char *const envp[], const struct ptk_pt_opts *o)
             PTK_VERSION, n_ok, n_ok == 1 ? "" : "s");
     status = ptk_runner_run(&r, env.exit_on_stdin_close);
 out:
+    for (size_t i = 0; i < n_ss; i++)
+        ptk_kvlist_free(&ss[i].args);
     ptk_runner_free(&r);
     ptk_env_free(&env);
     return status;

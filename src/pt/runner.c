@@ -22,6 +22,8 @@ static void libevent_log(int severity, const char *msg)
     ptk_log(libevent_logger, PTK_LOG_DEBUG, "libevent: %s", msg);
 }
 
+static void on_signal(evutil_socket_t sig, short what, void *arg);
+
 int ptk_runner_init(struct ptk_runner *r, const struct ptk_pt_opts *o, bool log_to_out)
 {
     memset(r, 0, sizeof(*r));
@@ -44,6 +46,15 @@ int ptk_runner_init(struct ptk_runner *r, const struct ptk_pt_opts *o, bool log_
     event_set_log_callback(libevent_log);
     ptk_io_init(&r->io, r->base, &r->log.logger);
     r->io.max_conns = o->max_conns;
+    /* Catch the signals before any method line is printed: a parent may signal
+     * as soon as it has read them, and the default action would skip the
+     * shutdown rules (a SIGINT would not drain). They are acted on once
+     * ptk_runner_run dispatches. */
+    signal(SIGPIPE, SIG_IGN);
+    r->ev_term = evsignal_new(r->base, SIGTERM, on_signal, r);
+    r->ev_int = evsignal_new(r->base, SIGINT, on_signal, r);
+    if (!r->ev_term || !r->ev_int || evsignal_add(r->ev_term, NULL) || evsignal_add(r->ev_int, NULL))
+        return PTK_ENOMEM;
     return PTK_OK;
 }
 
@@ -122,10 +133,7 @@ static void on_stdin(evutil_socket_t fd, short what, void *arg)
 
 int ptk_runner_run(struct ptk_runner *r, bool watch_stdin)
 {
-    signal(SIGPIPE, SIG_IGN);
-    r->ev_term = evsignal_new(r->base, SIGTERM, on_signal, r);
-    r->ev_int = evsignal_new(r->base, SIGINT, on_signal, r);
-    if (!r->ev_term || !r->ev_int || evsignal_add(r->ev_term, NULL) || evsignal_add(r->ev_int, NULL))
+    if (!r->ev_term || !r->ev_int)
         return 1;
     if (watch_stdin) {
         r->ev_stdin = event_new(r->base, 0, EV_READ | EV_PERSIST, on_stdin, r);

@@ -120,7 +120,7 @@ static void socks_read_cb(struct bufferevent *bev, void *arg)
     struct ptk_pair *p = arg;
     struct client_role *c = p->role;
     if (p->closing || c->socks_done)
-        return;
+        return; /* early data: left in the buffer for the relay */
     struct evbuffer *in = bufferevent_get_input(bev);
     struct ptk_buf out;
     ptk_buf_init(&out, 1024);
@@ -141,8 +141,11 @@ static void socks_read_cb(struct bufferevent *bev, void *arg)
     if (r != PTK_DONE)
         return;
     c->socks_done = true;
-    /* Bytes after the request stay in the input buffer until the pair is up. */
-    bufferevent_disable(bev, EV_READ);
+    /*
+     * Bytes after the request stay in the input buffer until the pair is up.
+     * Reading stays on (capped by the watermark) so that a client that goes
+     * away while we dial is noticed at once: socks_event_cb closes the pair.
+     */
     connect_target(p, c->socks.req.host, c->socks.req.port, &c->socks.req.args);
 }
 

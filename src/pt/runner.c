@@ -53,7 +53,8 @@ int ptk_runner_init(struct ptk_runner *r, const struct ptk_pt_opts *o, bool log_
     signal(SIGPIPE, SIG_IGN);
     r->ev_term = evsignal_new(r->base, SIGTERM, on_signal, r);
     r->ev_int = evsignal_new(r->base, SIGINT, on_signal, r);
-    if (!r->ev_term || !r->ev_int || evsignal_add(r->ev_term, NULL) || evsignal_add(r->ev_int, NULL))
+    if (!r->ev_term || !r->ev_int || evsignal_add(r->ev_term, NULL) ||
+        evsignal_add(r->ev_int, NULL))
         return PTK_ENOMEM;
     return PTK_OK;
 }

@@ -46,7 +46,7 @@ void ptk_runner_say(struct ptk_runner *r, int rc);
 void ptk_runner_keep(struct ptk_runner *r, const struct ptk_transport_ops *ops, void *inst,
                      bool server);
 void ptk_runner_add_listener(struct ptk_runner *r, struct ptk_listener *l);
-/* Install the signal (and optional stdin) watchers and run until shutdown. */
+/* Start the optional stdin watcher and run until shutdown (signals are watched from init). */
 int ptk_runner_run(struct ptk_runner *r, bool watch_stdin);
 void ptk_runner_free(struct ptk_runner *r);
 

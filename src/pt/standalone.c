@@ -136,13 +136,13 @@ int ptk_pt_standalone(const struct ptk_pt_standalone *s, const struct ptk_pt_opt
     char a[PTK_ADDRSTRLEN] = "?";
     ptk_addr_format((struct sockaddr *)&l->bound, a, sizeof(a));
     if (s->server)
-        ptk_runner_say(&r, ptk_msg_smethod(&r.line, ops->name, (struct sockaddr *)&l->bound,
-                                           &bridge_args));
+        ptk_runner_say(
+            &r, ptk_msg_smethod(&r.line, ops->name, (struct sockaddr *)&l->bound, &bridge_args));
     else if (cfg.fixed) /* not a SOCKS port; ptk_msg_cmethod takes only socks4/socks5 */
         ptk_runner_say(&r, ptk_buf_printf(&r.line, "CMETHOD %s tcp %s\n", ops->name, a));
     else
-        ptk_runner_say(&r, ptk_msg_cmethod(&r.line, ops->name, "socks5",
-                                           (struct sockaddr *)&l->bound));
+        ptk_runner_say(&r,
+                       ptk_msg_cmethod(&r.line, ops->name, "socks5", (struct sockaddr *)&l->bound));
     ptk_kvlist_free(&bridge_args);
     ptk_log(&r.log.logger, PTK_LOG_NOTICE, "ptkit %s: %s %s listening on %s", PTK_VERSION,
             ops->name, s->server ? "server" : "client", a);

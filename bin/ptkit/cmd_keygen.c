@@ -13,6 +13,7 @@
 #include "ptkit/args.h"
 #include "ptkit/error.h"
 #include "ptkit/transport.h"
+#include "util/file.h"
 
 static void to_stderr(void *ud, enum ptk_log_level level, const char *msg)
 {

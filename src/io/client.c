@@ -108,7 +108,15 @@ static void connect_target(struct ptk_pair *p, const char *host, uint16_t port,
     bool v6 = strchr(host, ':') != NULL;
     snprintf(c->target, sizeof(c->target), "%s%s%s:%u", v6 ? "[" : "", host, v6 ? "]" : "",
              (unsigned)port);
-    r = ptk_dial_start(p->io, host, port, 0, dial_cb, p, &c->dial);
+    const struct ptk_dial_via *via = l->cfg.via;
+    if (via && via->scheme == PTK_PROXY_NONE) {
+        ptk_log(p->io->log, PTK_LOG_INFO, "%s: connection %llu: the transport is not ready",
+                p->transport_name, (unsigned long long)p->id);
+        fail(p, PTK_SOCKS_GENERAL_FAILURE);
+        return;
+    }
+    r = via ? ptk_dial_start_via(p->io, host, port, via, dial_cb, p, &c->dial)
+            : ptk_dial_start(p->io, host, port, 0, dial_cb, p, &c->dial);
     if (r != PTK_OK) {
         c->dial = NULL;
         fail(p, PTK_SOCKS_GENERAL_FAILURE);

@@ -40,6 +40,10 @@ struct ptk_dial {
     enum ptk_socks_reply reply;
     const char *why;
     enum ptk_proxy_scheme proxy;
+    struct sockaddr_storage proxy_addr;
+    socklen_t proxy_addrlen;
+    struct ptk_buf user, pass; /* proxy credentials (SOCKS4: user is the USERID) */
+    bool has_user;
     struct ptk_socks_client socks;
     struct ptk_http_connect http;
 };
@@ -83,6 +87,8 @@ static void dial_free(struct ptk_dial *d)
         ptk_http_connect_free(&d->http);
     else if (d->proxy != PTK_PROXY_NONE)
         ptk_socks_client_free(&d->socks);
+    ptk_buf_free(&d->user);
+    ptk_buf_free(&d->pass);
     free(d);
 }
 
@@ -166,35 +172,29 @@ static void on_read(struct bufferevent *bev, void *arg)
 
 static int proxy_start(struct ptk_dial *d)
 {
-    struct ptk_io *io = d->io;
     struct ptk_buf out;
     int r;
     ptk_buf_init(&out, 4096);
     if (d->proxy == PTK_PROXY_HTTP) {
-        char auth[600];
-        const char *a = NULL;
-        if (io->proxy.user) {
-            int w = snprintf(auth, sizeof(auth), "%s:%s", io->proxy.user,
-                             io->proxy.pass ? io->proxy.pass : "");
-            if (w < 0 || (size_t)w >= sizeof(auth)) {
-                ptk_buf_free(&out);
-                return PTK_EINVAL;
-            }
-            a = auth;
+        const char *auth = NULL;
+        if (d->has_user && (r = ptk_buf_cstr(&d->user, &auth)) != PTK_OK) {
+            ptk_buf_free(&out);
+            return r;
         }
-        r = ptk_http_connect_init(&d->http, d->host, d->port, a, &out);
-        ptk_wipe(auth, sizeof(auth));
+        r = ptk_http_connect_init(&d->http, d->host, d->port, auth, &out);
     } else {
         struct ptk_socks_client_cfg cfg = {
             .version = d->proxy == PTK_PROXY_SOCKS5 ? 5 : 4,
             .host = d->host,
             .port = d->port,
         };
-        if (d->proxy == PTK_PROXY_SOCKS5 && io->proxy.user) {
-            cfg.user = (const uint8_t *)io->proxy.user;
-            cfg.userlen = strlen(io->proxy.user);
-            cfg.pass = (const uint8_t *)(io->proxy.pass ? io->proxy.pass : "");
-            cfg.passlen = io->proxy.pass ? strlen(io->proxy.pass) : 0;
+        if (d->has_user) {
+            cfg.user = ptk_buf_data(&d->user);
+            cfg.userlen = ptk_buf_len(&d->user);
+            if (d->proxy == PTK_PROXY_SOCKS5) {
+                cfg.pass = ptk_buf_data(&d->pass);
+                cfg.passlen = ptk_buf_len(&d->pass);
+            }
         }
         r = ptk_socks_client_init(&d->socks, &cfg, &out);
     }
@@ -291,7 +291,8 @@ static void on_lookup(int result, struct evutil_addrinfo *res, void *arg)
         fail_later(d, PTK_EIO, ptk_dial_errno_reply(errno), "connect failed");
 }
 
-static struct ptk_dial *dial_new(struct ptk_io *io, unsigned flags, ptk_dial_cb cb, void *ud)
+static struct ptk_dial *dial_new(struct ptk_io *io, unsigned flags,
+                                 const struct ptk_dial_via *via, ptk_dial_cb cb, void *ud)
 {
     struct ptk_dial *d = calloc(1, sizeof(*d));
     if (!d)
@@ -300,21 +301,51 @@ static struct ptk_dial *dial_new(struct ptk_io *io, unsigned flags, ptk_dial_cb 
     d->flags = flags;
     d->cb = cb;
     d->ud = ud;
-    d->proxy = (flags & PTK_DIAL_DIRECT) ? PTK_PROXY_NONE : io->proxy.scheme;
+    ptk_buf_init(&d->user, 2048);
+    ptk_buf_init(&d->pass, 256);
+    if (via) {
+        d->proxy = via->scheme;
+        d->proxy_addr = via->addr;
+        d->proxy_addrlen = via->addrlen;
+        if (via->user) {
+            d->has_user = true;
+            if (ptk_buf_put(&d->user, via->user, via->userlen) != PTK_OK ||
+                ptk_buf_put(&d->pass, via->pass, via->passlen) != PTK_OK) {
+                dial_free(d);
+                return NULL;
+            }
+        }
+    } else if (!(flags & PTK_DIAL_DIRECT) && io->proxy.scheme != PTK_PROXY_NONE) {
+        const struct ptk_proxy *px = &io->proxy;
+        d->proxy = px->scheme;
+        d->proxy_addr = px->addr;
+        d->proxy_addrlen = px->addrlen;
+        if (px->user) {
+            int r;
+            d->has_user = true;
+            if (px->scheme == PTK_PROXY_HTTP) /* Basic credentials "user:pass" */
+                r = ptk_buf_printf(&d->user, "%s:%s", px->user, px->pass ? px->pass : "");
+            else
+                r = ptk_buf_put_str(&d->user, px->user);
+            if (r == PTK_OK && px->pass && px->scheme != PTK_PROXY_HTTP)
+                r = ptk_buf_put_str(&d->pass, px->pass);
+            if (r != PTK_OK) {
+                dial_free(d);
+                return NULL;
+            }
+        }
+    }
     /* Allocated up front so that reporting a failure can never fail. */
     if (!(d->defer = evtimer_new(io->base, deferred_fail, d))) {
-        free(d);
+        dial_free(d);
         return NULL;
     }
     return d;
 }
 
-int ptk_dial_start(struct ptk_io *io, const char *host, uint16_t port, unsigned flags,
-                   ptk_dial_cb cb, void *ud, struct ptk_dial **out)
+static int dial_host(struct ptk_dial *d, const char *host, uint16_t port, struct ptk_dial **out)
 {
-    struct ptk_dial *d = dial_new(io, flags, cb, ud);
-    if (!d)
-        return PTK_ENOMEM;
+    struct ptk_io *io = d->io;
     if (ptk_strlcpy(d->host, host, sizeof(d->host)) >= sizeof(d->host) || !*host) {
         dial_free(d);
         return PTK_EINVAL;
@@ -322,7 +353,7 @@ int ptk_dial_start(struct ptk_io *io, const char *host, uint16_t port, unsigned 
     d->port = port;
     *out = d;
     if (d->proxy != PTK_PROXY_NONE) {
-        if (connect_to(d, (const struct sockaddr *)&io->proxy.addr, io->proxy.addrlen) != PTK_OK)
+        if (connect_to(d, (const struct sockaddr *)&d->proxy_addr, d->proxy_addrlen) != PTK_OK)
             fail_later(d, PTK_EIO, ptk_dial_errno_reply(errno),
                        "cannot connect to the upstream proxy");
         return PTK_OK;
@@ -354,6 +385,21 @@ int ptk_dial_start(struct ptk_io *io, const char *host, uint16_t port, unsigned 
     return PTK_OK;
 }
 
+int ptk_dial_start(struct ptk_io *io, const char *host, uint16_t port, unsigned flags,
+                   ptk_dial_cb cb, void *ud, struct ptk_dial **out)
+{
+    struct ptk_dial *d = dial_new(io, flags, NULL, cb, ud);
+    return d ? dial_host(d, host, port, out) : PTK_ENOMEM;
+}
+
+int ptk_dial_start_via(struct ptk_io *io, const char *host, uint16_t port,
+                       const struct ptk_dial_via *via, ptk_dial_cb cb, void *ud,
+                       struct ptk_dial **out)
+{
+    struct ptk_dial *d = dial_new(io, 0, via, cb, ud);
+    return d ? dial_host(d, host, port, out) : PTK_ENOMEM;
+}
+
 int ptk_dial_start_addr(struct ptk_io *io, const struct sockaddr *sa, socklen_t salen,
                         unsigned flags, ptk_dial_cb cb, void *ud, struct ptk_dial **out)
 {
@@ -363,7 +409,7 @@ int ptk_dial_start_addr(struct ptk_io *io, const struct sockaddr *sa, socklen_t 
             return PTK_EINVAL;
         return ptk_dial_start(io, ip, ptk_addr_port(sa), flags, cb, ud, out);
     }
-    struct ptk_dial *d = dial_new(io, flags | PTK_DIAL_DIRECT, cb, ud);
+    struct ptk_dial *d = dial_new(io, flags | PTK_DIAL_DIRECT, NULL, cb, ud);
     if (!d)
         return PTK_ENOMEM;
     *out = d;

@@ -32,6 +32,22 @@ typedef void (*ptk_dial_cb)(void *ud, struct bufferevent *bev, int err,
 /* host: an IP literal (IPv6 without brackets) or a name. */
 int ptk_dial_start(struct ptk_io *io, const char *host, uint16_t port, unsigned flags,
                    ptk_dial_cb cb, void *ud, struct ptk_dial **out);
+/* A per-dial SOCKS/HTTP proxy (the parent side dialing through a PT's SOCKS port). */
+struct ptk_dial_via {
+    enum ptk_proxy_scheme scheme; /* PTK_PROXY_SOCKS4A (SOCKS4 for IPv4), SOCKS5 or HTTP */
+    struct sockaddr_storage addr;
+    socklen_t addrlen;
+    /* SOCKS5: RFC 1929 credentials; SOCKS4: user = USERID; HTTP: user = "user:pass". */
+    const uint8_t *user;
+    size_t userlen;
+    const uint8_t *pass;
+    size_t passlen;
+};
+
+/* Like ptk_dial_start, through `via` (copied) instead of the io's upstream proxy. */
+int ptk_dial_start_via(struct ptk_io *io, const char *host, uint16_t port,
+                       const struct ptk_dial_via *via, ptk_dial_cb cb, void *ud,
+                       struct ptk_dial **out);
 /* Same, to a sockaddr. */
 int ptk_dial_start_addr(struct ptk_io *io, const struct sockaddr *sa, socklen_t salen,
                         unsigned flags, ptk_dial_cb cb, void *ud, struct ptk_dial **out);

@@ -38,6 +38,8 @@ struct ptk_io {
 
     /* Live connection pairs, and what to do when the count drops to zero. */
     struct ptk_pair *pairs; /* intrusive list (io/relay.c) */
+    struct ptk_proc *procs; /* child processes (io/process.c) */
+    struct event *sigchld;
     size_t n_pairs;
     size_t n_total; /* connections accepted since start */
     bool draining;

@@ -34,10 +34,17 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
         close(fd);
         return;
     }
-    if (l->is_server)
-        ptk_server_accept(l, fd, peer, (socklen_t)peerlen);
-    else
+    switch (l->role) {
+    case PTK_ROLE_CLIENT:
         ptk_client_accept(l, fd, peer, (socklen_t)peerlen);
+        break;
+    case PTK_ROLE_SERVER:
+        ptk_server_accept(l, fd, peer, (socklen_t)peerlen);
+        break;
+    case PTK_ROLE_ORPORT:
+        ptk_orport_accept(l, fd, peer, (socklen_t)peerlen);
+        break;
+    }
 }
 
 static void retry_cb(evutil_socket_t fd, short what, void *arg)
@@ -57,8 +64,9 @@ static void error_cb(struct evconnlistener *lev, void *arg)
     evtimer_add(l->retry, &tv);
 }
 
-int ptk_listener_open(struct ptk_io *io, bool is_server, const struct ptk_listener_cfg *cfg,
-                      struct ptk_listener **out, const char **why)
+int ptk_listener_open(struct ptk_io *io, enum ptk_listener_role role,
+                      const struct ptk_listener_cfg *cfg, struct ptk_listener **out,
+                      const char **why)
 {
     int fd = -1, r = PTK_EIO;
     struct ptk_listener *l = calloc(1, sizeof(*l));
@@ -68,7 +76,7 @@ int ptk_listener_open(struct ptk_io *io, bool is_server, const struct ptk_listen
     }
     l->io = io;
     l->refs = 1;
-    l->is_server = is_server;
+    l->role = role;
     l->cfg = *cfg;
     if (cfg->fixed_args && (r = ptk_kvlist_copy(&l->fixed_args, cfg->fixed_args)) != PTK_OK) {
         *why = "out of memory";
@@ -81,6 +89,10 @@ int ptk_listener_open(struct ptk_io *io, bool is_server, const struct ptk_listen
         goto out;
     }
     l->cfg.cookie_file = l->cookie_file;
+    if (cfg->extor_cookie) {
+        memcpy(l->extor_cookie, cfg->extor_cookie, sizeof(l->extor_cookie));
+        l->cfg.extor_cookie = l->extor_cookie;
+    }
 
     r = PTK_EIO;
     int family = cfg->listen.ss_family;
@@ -152,5 +164,6 @@ void ptk_listener_unref(struct ptk_listener *l)
         return;
     ptk_kvlist_free(&l->fixed_args);
     free(l->cookie_file);
+    ptk_wipe(l->extor_cookie, sizeof(l->extor_cookie));
     free(l);
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "io/dial.h"
 #include "io/io.h"
 #include "ptkit/kv.h"
 #include "ptkit/transport.h"
@@ -37,19 +38,34 @@ struct ptk_listener_cfg {
     char fixed_host[256];
     uint16_t fixed_port;
     const struct ptk_kvlist *fixed_args; /* transport args for the fixed target */
+    /* Dial the fixed target through this proxy (the host's tunnel through a PT's
+     * SOCKS port). Owned by the caller, read per connection; scheme NONE means
+     * "not available now" and the connection is closed. */
+    const struct ptk_dial_via *via;
 
     /* server role */
     struct sockaddr_storage target; /* ExtORPort, ORPort, or --forward address */
     socklen_t target_len;
     const char *cookie_file; /* non-NULL: target is an Extended ORPort */
+
+    /* orport role: serve the Extended ORPort with this cookie (NULL: a plain
+     * ORPort), then forward each accepted stream to `target`. */
+    const uint8_t *extor_cookie;
+};
+
+enum ptk_listener_role {
+    PTK_ROLE_CLIENT, /* local connections in, transport out */
+    PTK_ROLE_SERVER, /* transport in, tor (or a plain target) out */
+    PTK_ROLE_ORPORT, /* the parent side: a PT's Extended ORPort / ORPort connections in */
 };
 
 struct ptk_listener {
     struct ptk_io *io;
-    bool is_server;
+    enum ptk_listener_role role;
     struct ptk_listener_cfg cfg;
     struct ptk_kvlist fixed_args; /* owned copy */
     char *cookie_file;            /* owned copy */
+    uint8_t extor_cookie[32];     /* owned copy (orport role) */
     struct evconnlistener *lev;
     struct event *retry;
     struct sockaddr_storage bound; /* the real address (port 0 resolved) */
@@ -59,8 +75,9 @@ struct ptk_listener {
 };
 
 /* Bind and start a listener. On error, *why says what failed (errno is kept). */
-int ptk_listener_open(struct ptk_io *io, bool is_server, const struct ptk_listener_cfg *cfg,
-                      struct ptk_listener **out, const char **why);
+int ptk_listener_open(struct ptk_io *io, enum ptk_listener_role role,
+                      const struct ptk_listener_cfg *cfg, struct ptk_listener **out,
+                      const char **why);
 /* Stop accepting (open connections are unaffected; they hold references). */
 void ptk_listener_close(struct ptk_listener *l);
 void ptk_listener_ref(struct ptk_listener *l);
@@ -71,5 +88,10 @@ void ptk_client_accept(struct ptk_listener *l, int fd, const struct sockaddr *pe
                        socklen_t peerlen);
 void ptk_server_accept(struct ptk_listener *l, int fd, const struct sockaddr *peer,
                        socklen_t peerlen);
+void ptk_orport_accept(struct ptk_listener *l, int fd, const struct sockaddr *peer,
+                       socklen_t peerlen);
+/* Server role from an already-open bufferevent (the orport role after authentication). */
+struct bufferevent;
+void ptk_server_start(struct ptk_listener *l, struct bufferevent *bev, const char *useraddr);
 
 #endif

@@ -159,16 +159,9 @@ static void on_established(struct ptk_pair *p)
     }
 }
 
-void ptk_server_accept(struct ptk_listener *l, int fd, const struct sockaddr *peer,
-                       socklen_t peerlen)
+void ptk_server_start(struct ptk_listener *l, struct bufferevent *bev, const char *useraddr)
 {
     struct ptk_io *io = l->io;
-    struct bufferevent *bev = bufferevent_socket_new(io->base, fd, BEV_OPT_CLOSE_ON_FREE);
-    if (!bev) {
-        evutil_closesocket(fd);
-        return;
-    }
-    ptk_socket_tune(fd);
     struct ptk_pair *p = ptk_pair_new(io, l->cfg.ops, l->cfg.transport_name, true);
     struct server_role *s = p ? calloc(1, sizeof(*s)) : NULL;
     if (!s) {
@@ -179,8 +172,7 @@ void ptk_server_accept(struct ptk_listener *l, int fd, const struct sockaddr *pe
     }
     ptk_listener_ref(l);
     s->l = l;
-    if (ptk_addr_format(peer, s->useraddr, sizeof(s->useraddr)) != PTK_OK)
-        s->useraddr[0] = '\0';
+    ptk_strlcpy(s->useraddr, useraddr ? useraddr : "", sizeof(s->useraddr));
     p->role = s;
     p->on_free = server_free;
     p->on_established = on_established;
@@ -191,8 +183,22 @@ void ptk_server_accept(struct ptk_listener *l, int fd, const struct sockaddr *pe
         ptk_pair_close(p);
         return;
     }
-    char abuf[PTK_LOG_ADDRSTRLEN];
     ptk_log(io->log, PTK_LOG_DEBUG, "%s: connection %llu from %s", l->cfg.transport_name,
-            (unsigned long long)p->id, ptk_log_addr(io->log, peer, abuf, sizeof(abuf)));
+            (unsigned long long)p->id, ptk_log_addrstr(io->log, s->useraddr));
     ptk_pair_start(p);
+}
+
+void ptk_server_accept(struct ptk_listener *l, int fd, const struct sockaddr *peer,
+                       socklen_t peerlen)
+{
+    char useraddr[PTK_ADDRSTRLEN] = "";
+    struct bufferevent *bev = bufferevent_socket_new(l->io->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!bev) {
+        evutil_closesocket(fd);
+        return;
+    }
+    ptk_socket_tune(fd);
+    if (ptk_addr_format(peer, useraddr, sizeof(useraddr)) != PTK_OK)
+        useraddr[0] = '\0';
+    ptk_server_start(l, bev, useraddr);
 }

@@ -30,6 +30,7 @@
 #include "ptkit/error.h"
 #include "ptkit/msg.h"
 #include "util/addr.h"
+#include "util/file.h"
 #include "util/str.h"
 
 static bool already_set_up(struct ptk_runner *r, const struct ptk_transport_ops *ops, bool server)
@@ -64,7 +65,7 @@ static int start_client(struct ptk_runner *r, const struct ptk_env *env,
     cfg.listen_len = sizeof(*sin);
     struct ptk_listener *l = NULL;
     const char *why = "";
-    if (ptk_listener_open(&r->io, false, &cfg, &l, &why) != PTK_OK) {
+    if (ptk_listener_open(&r->io, PTK_ROLE_CLIENT, &cfg, &l, &why) != PTK_OK) {
         char msg[256];
         snprintf(msg, sizeof(msg), "%s: %s", why, strerror(errno));
         ptk_runner_say(r, ptk_msg_cmethod_error(&r->line, ops->name, msg));
@@ -153,7 +154,7 @@ static int start_server(struct ptk_runner *r, const struct ptk_env *env, struct 
     }
     struct ptk_listener *l = NULL;
     const char *why = "";
-    if (ptk_listener_open(&r->io, true, &cfg, &l, &why) != PTK_OK) {
+    if (ptk_listener_open(&r->io, PTK_ROLE_SERVER, &cfg, &l, &why) != PTK_OK) {
         char msg[300], a[PTK_ADDRSTRLEN] = "?";
         ptk_addr_format((struct sockaddr *)&ba->addr, a, sizeof(a));
         snprintf(msg, sizeof(msg), "%s %s: %s", why, a, strerror(errno));

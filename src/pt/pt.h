@@ -41,7 +41,4 @@ struct ptk_pt_standalone {
 int ptk_pt_standalone(const struct ptk_pt_standalone *s, const struct ptk_pt_opts *o, char *err,
                       size_t errlen);
 
-/* Create dir and its missing parents; the last component gets mode 0700. */
-int ptk_mkdir_p(const char *dir, const char **why);
-
 #endif

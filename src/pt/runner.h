@@ -12,7 +12,7 @@
 
 #include "io/io.h"
 #include "io/listener.h"
-#include "pt/logsink.h"
+#include "io/logsink.h"
 #include "pt/pt.h"
 #include "ptkit/buf.h"
 #include "ptkit/transport.h"

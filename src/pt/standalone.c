@@ -24,6 +24,7 @@
 #include "ptkit/error.h"
 #include "ptkit/msg.h"
 #include "util/addr.h"
+#include "util/file.h"
 #include "util/str.h"
 
 static int parse_listen(const char *what, const char *s, struct sockaddr_storage *ss,
@@ -127,7 +128,7 @@ int ptk_pt_standalone(const struct ptk_pt_standalone *s, const struct ptk_pt_opt
     ptk_runner_keep(&r, ops, inst, s->server);
     cfg.instance = inst;
     struct ptk_listener *l = NULL;
-    if (ptk_listener_open(&r.io, s->server, &cfg, &l, &why) != PTK_OK) {
+    if (ptk_listener_open(&r.io, s->server ? PTK_ROLE_SERVER : PTK_ROLE_CLIENT, &cfg, &l, &why) != PTK_OK) {
         snprintf(err, errlen, "--listen %s: %s: %s", s->listen, why, strerror(errno));
         ptk_kvlist_free(&bridge_args);
         goto out;

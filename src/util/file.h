@@ -19,6 +19,11 @@
 int ptk_file_read(const char *path, size_t max, char **out, size_t *len);
 /* Replace path with data[0..len), file mode `mode`. PTK_EIO with errno on failure. */
 int ptk_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/*
+ * Create dir and its missing parents; the last component gets mode 0700.
+ * An existing directory is fine. PTK_EIO/PTK_EINVAL with *why and errno.
+ */
+int ptk_mkdir_p(const char *dir, const char **why);
 /* Join dir and name with exactly one '/' into out. PTK_ETOOBIG if it does not fit. */
 int ptk_path_join(char *out, size_t n, const char *dir, const char *name);
 

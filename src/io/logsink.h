@@ -1,11 +1,11 @@
 /*
- * The PT program's log sink: every message goes to stderr (or a log file)
+ * The log sink of the ptkit programs (PT and host): every message goes to stderr (or a log file)
  * with a timestamp, and in managed mode also to tor as a LOG line on stdout.
  * Lines are written whole with one write() under a mutex, so worker threads
  * may log concurrently.
  */
-#ifndef PTK_PT_LOGSINK_H
-#define PTK_PT_LOGSINK_H
+#ifndef PTK_IO_LOGSINK_H
+#define PTK_IO_LOGSINK_H
 
 #include <pthread.h>
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /* Log sink for the PT program (see pt/logsink.h). */
-#include "pt/logsink.h"
+#include "io/logsink.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -3,11 +3,15 @@
 
 #include "ptkit/error.h"
 #include "ptkit/transport.h"
+#include "transport/obfs2.h"
+#include "transport/obfs3.h"
 #include "transport/obfs4.h"
 #include "transport/plain.h"
 
 static const struct ptk_transport_ops *const builtin[] = {
     &ptk_transport_obfs4,
+    &ptk_transport_obfs3,
+    &ptk_transport_obfs2,
     &ptk_transport_plain,
 };
 

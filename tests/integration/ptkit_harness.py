@@ -991,3 +991,52 @@ class ProxyStub:
 
     def close(self):
         self.server.close()
+
+
+# ---- bulk echo with a deadline (single-threaded) ----------------------------------------
+
+def echo_stream(sock, payload, timeout, chunk=262144):
+    """Write payload while reading its echo, in one thread (selectors).
+
+    Returns (received_len, sha256_hex_of_received, seconds). Stops once
+    len(payload) bytes came back, at EOF/reset, or at the deadline (then the
+    count is short and the caller's SHA-256 comparison fails)."""
+    import selectors
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    sock.setblocking(False)
+    sel = selectors.DefaultSelector()
+    view = memoryview(payload)
+    sent = got = 0
+    hasher = hashlib.sha256()
+    sel.register(sock, selectors.EVENT_READ | (selectors.EVENT_WRITE if payload else 0))
+    try:
+        while got < len(payload):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            for _key, ev in sel.select(min(left, 1.0)):
+                if ev & selectors.EVENT_WRITE and sent < len(payload):
+                    try:
+                        sent += sock.send(view[sent:sent + chunk])
+                    except (BlockingIOError, InterruptedError):
+                        pass
+                    except OSError:
+                        return got, hasher.hexdigest(), time.monotonic() - t0
+                    if sent >= len(payload):
+                        sel.modify(sock, selectors.EVENT_READ)
+                if ev & selectors.EVENT_READ:
+                    try:
+                        d = sock.recv(1048576)
+                    except (BlockingIOError, InterruptedError):
+                        continue
+                    except OSError:
+                        return got, hasher.hexdigest(), time.monotonic() - t0
+                    if not d:
+                        return got, hasher.hexdigest(), time.monotonic() - t0
+                    hasher.update(d)
+                    got += len(d)
+    finally:
+        sel.close()
+        sock.setblocking(True)
+    return got, hasher.hexdigest(), time.monotonic() - t0

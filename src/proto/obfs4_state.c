@@ -27,6 +27,12 @@ static int hex_field(json_t *root, const char *name, uint8_t *out, size_t n, boo
     }
     const char *s = json_string_value(v);
     size_t len = json_string_length(v);
+    if (len == 0 && !required) {
+        /* obfs4proxy writes "public-key":"" when the identity came from its options */
+        if (present)
+            *present = false;
+        return PTK_OK;
+    }
     if (ptk_hex_decode(s, len, out, n) != PTK_OK) {
         snprintf(why, whylen, "field \"%s\" is not %zu hex digits", name, 2 * n);
         return PTK_EINVAL;

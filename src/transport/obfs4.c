@@ -782,8 +782,8 @@ static int obfs4_encode(void *conn, const uint8_t *in, size_t len, size_t *used,
     *used = 0;
     if (c->state != ST_ESTABLISHED)
         return c->state == ST_FAILED ? PTK_EPROBE : PTK_OK; /* wait for the handshake */
-    if (c->stage)
-        return PTK_OK; /* the previous burst is still being paced out */
+    if (c->stage || len == 0)
+        return PTK_OK; /* the previous burst is still being paced out, or nothing to send */
     size_t n = len < BATCH_MAX ? len : BATCH_MAX;
     size_t room = batch_room(n);
     if (c->iat_mode == IAT_NONE) {

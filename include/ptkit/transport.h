@@ -79,7 +79,10 @@ struct ptk_transport_ops {
     /*
      * Once per server listener: load or create identity in cfg->state_dir,
      * apply options, and append the SMETHOD ARGS to `smethod_args` (e.g.
-     * cert=..., iat-mode=...). On failure, write a one-line reason to err.
+     * cert=..., iat-mode=...). On failure, write a one-line reason to err and
+     * return PTK_ESTATE if the persistent state is unusable (a managed PT then
+     * stops with ENV-ERROR rather than run with another identity) or another
+     * PTK_E* for a problem of this transport alone (SMETHOD-ERROR).
      * May be NULL (no server role).
      */
     int (*server_setup)(const struct ptk_transport_cfg *cfg, void **server,

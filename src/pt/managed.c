@@ -81,6 +81,7 @@ struct server_setup {
     const struct ptk_transport_ops *ops;
     void *inst;
     struct ptk_kvlist args; /* SMETHOD ARGS */
+    char error[300];        /* non-empty: announce SMETHOD-ERROR with this */
 };
 
 /*
@@ -114,12 +115,20 @@ static int setup_servers(struct ptk_runner *r, const struct ptk_env *env,
         s->ops = ops;
         s->inst = NULL;
         s->args = (struct ptk_kvlist)PTK_KVLIST_INIT;
-        if (ops->server_setup(&tc, &s->inst, &s->args, terr, sizeof(terr)) != PTK_OK) {
-            snprintf(err, errlen, "%s: %s", name, terr[0] ? terr : "setup failed");
+        s->error[0] = '\0';
+        int rc = ops->server_setup(&tc, &s->inst, &s->args, terr, sizeof(terr));
+        if (rc == PTK_ESTATE) {
+            snprintf(err, errlen, "%s: %s", name, terr[0] ? terr : "unusable state");
             ptk_kvlist_free(&s->args);
             return PTK_EINVAL;
         }
-        ptk_runner_keep(r, ops, s->inst, true);
+        if (rc != PTK_OK) {
+            /* This transport alone fails (e.g. a bad option): SMETHOD-ERROR, others run. */
+            snprintf(s->error, sizeof(s->error), "%s", terr[0] ? terr : ptk_strerror(rc));
+            s->inst = NULL;
+        } else {
+            ptk_runner_keep(r, ops, s->inst, true);
+        }
         (*n)++;
     }
     return PTK_OK;
@@ -128,6 +137,10 @@ static int setup_servers(struct ptk_runner *r, const struct ptk_env *env,
 static int start_server(struct ptk_runner *r, const struct ptk_env *env, struct server_setup *ss)
 {
     const char *name = ss->ops->name;
+    if (ss->error[0]) {
+        ptk_runner_say(r, ptk_msg_smethod_error(&r->line, name, ss->error));
+        return 0;
+    }
     const struct ptk_bindaddr *ba = NULL;
     for (size_t i = 0; i < env->n_bindaddrs; i++)
         if (strcmp(env->bindaddrs[i].transport, name) == 0)

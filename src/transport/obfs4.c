@@ -93,6 +93,9 @@ struct obfs4_conn {
     int iat_mode;
     struct obfs4_server *srv;     /* server role */
     struct client_hs *hs;         /* client role, during the handshake */
+    /* server role, until the handshake: the session key, made at accept time as
+     * obfs4proxy does, so the Elligator2 retries never show in the reply's timing */
+    uint8_t y[32], Y[32], Yrepr[32];
     uint64_t start_ms;
     struct obfs4_framer enc, dec;
     const struct ptk_probdist *lendist; /* server: shared; client: own */
@@ -236,7 +239,7 @@ static int load_identity(const struct ptk_transport_cfg *cfg, struct ptk_obfs4_s
         } else if (r != PTK_OK) {
             snprintf(err, errlen, "cannot read %s: %s", path,
                      r == PTK_ETOOBIG ? "file too large" : strerror(errno));
-            return PTK_EINVAL;
+            return PTK_ESTATE;
         } else {
             r = ptk_obfs4_state_parse(text, len, st, why, sizeof(why));
             ptk_wipe(text, len);
@@ -244,7 +247,7 @@ static int load_identity(const struct ptk_transport_cfg *cfg, struct ptk_obfs4_s
             if (r != PTK_OK) {
                 snprintf(err, errlen, "%s: %s (fix or remove the file; a new identity would "
                                       "change the bridge's cert)", path, why);
-                return PTK_EINVAL;
+                return PTK_ESTATE;
             }
         }
     }
@@ -268,7 +271,7 @@ static int save_state(const struct ptk_transport_cfg *cfg, const struct ptk_obfs
         ptk_obfs4_state_format(st, &b) != PTK_OK ||
         ptk_file_write_atomic(path, ptk_buf_data(&b), ptk_buf_len(&b), 0600) != PTK_OK) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        r = PTK_EIO;
+        r = PTK_ESTATE;
         goto out;
     }
     ptk_buf_reset(&b);
@@ -289,7 +292,7 @@ static int save_state(const struct ptk_transport_cfg *cfg, const struct ptk_obfs
     if (ptk_path_join(path, sizeof(path), cfg->state_dir, OBFS4_BRIDGE_FILE) != PTK_OK ||
         ptk_file_write_atomic(path, ptk_buf_data(&b), ptk_buf_len(&b), 0600) != PTK_OK) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        r = PTK_EIO;
+        r = PTK_ESTATE;
     }
 out:
     ptk_buf_free(&b);
@@ -444,6 +447,8 @@ static int obfs4_client_new(void *client, const struct ptk_kvlist *args, void **
         return PTK_ENOMEM;
     }
     c->iat_mode = iat;
+    /* the session key before dialing, as obfs4proxy makes it when parsing args */
+    ptk_elligator2_keygen(c->hs->x, c->hs->X, c->hs->repr);
     memcpy(c->hs->node_id, node_id, 20);
     memcpy(c->hs->B, pub, 32);
     memcpy(c->hs->mac_key, pub, 32);
@@ -466,6 +471,7 @@ static int obfs4_server_new(void *server, void **out)
     c->server = true;
     c->srv = s;
     c->iat_mode = s->iat_mode;
+    ptk_elligator2_keygen(c->y, c->Y, c->Yrepr);
     c->lendist = &s->lendist;
     c->iatdist = s->iat_mode != IAT_NONE ? &s->iatdist : NULL;
     *out = c;
@@ -487,7 +493,6 @@ static int obfs4_start(void *conn, struct ptk_xfer *x)
     uint8_t *p = x->wire->reserve(x->wire->ud, total);
     if (!p)
         return PTK_ENOMEM;
-    ptk_elligator2_keygen(hs->x, hs->X, hs->repr);
     memcpy(p, hs->repr, REPR_LEN);
     ptk_random(p + REPR_LEN, (size_t)padlen);
     hmac16(p + REPR_LEN + padlen, hs->mac_key, sizeof(hs->mac_key), hs->repr, REPR_LEN, NULL, 0);
@@ -546,11 +551,11 @@ static int server_handshake(struct obfs4_conn *c, const uint8_t *in, size_t len,
     if (!found || len != pos + MARK_LEN + MAC_LEN)
         return probe_close(c, x);
 
-    uint8_t X[32], y[32], Y[32], repr[32], key_seed[32], auth[32], okm[2 * OBFS4_KEY_MATERIAL];
+    uint8_t X[32], repr[32], key_seed[32], auth[32], okm[2 * OBFS4_KEY_MATERIAL];
     ptk_elligator2_repr_to_pub(X, in);
-    ptk_elligator2_keygen(y, Y, repr);
-    int r = ptk_ntor_server(key_seed, auth, y, Y, s->id_priv, s->id_pub, X, s->node_id);
-    ptk_memzero(y, sizeof(y));
+    memcpy(repr, c->Yrepr, sizeof(repr));
+    int r = ptk_ntor_server(key_seed, auth, c->y, c->Y, s->id_priv, s->id_pub, X, s->node_id);
+    ptk_memzero(c->y, sizeof(c->y));
     if (r != PTK_OK)
         return probe_close(c, x);
     ptk_ntor_kdf(key_seed, okm, sizeof(okm));

@@ -27,7 +27,7 @@ struct ctx {
     int proxy_kind; /* 0 none, 4, 5, 'h' */
     char proxy_addr[PTK_ADDRSTRLEN];
     char *s5user, *s5pass, *https_auth;
-    unsigned proxy_line;
+    unsigned proxy_line, s5user_line, s5pass_line, auth_line;
 };
 
 static int fail(struct ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -185,6 +185,7 @@ static int opt_options(struct ctx *c, struct host_config *cfg)
         return r;
     if (!ptk_is_c_identifier(l->args[0], strlen(l->args[0])))
         return fail(c, "\"%s\" is not a transport name", l->args[0]);
+    bool seen = ptk_server_options_get(&cfg->server_options, l->args[0]) != NULL;
     struct ptk_kvlist kv = PTK_KVLIST_INIT;
     for (size_t i = 1; i < l->nargs; i++) {
         const char *eq = strchr(l->args[i], '=');
@@ -193,6 +194,10 @@ static int opt_options(struct ctx *c, struct host_config *cfg)
             return fail(c, "option \"%s\" is not k=v", l->args[i]);
         }
         ptk_kvlist_add(&kv, l->args[i], (size_t)(eq - l->args[i]), eq + 1, strlen(eq + 1));
+    }
+    if (seen) { /* tor reads only the first ServerTransportOptions line of a transport */
+        ptk_kvlist_free(&kv);
+        return PTK_OK;
     }
     /* merge into the options list through its own encoder/parser pair */
     struct ptk_buf enc;
@@ -282,12 +287,18 @@ static int one_line(struct ctx *c, struct host_config *cfg)
         return opt_proxy(c, 5);
     if (IS("HTTPSProxy"))
         return opt_proxy(c, 'h');
-    if (IS("Socks5ProxyUsername"))
+    if (IS("Socks5ProxyUsername")) {
+        c->s5user_line = l->lineno;
         return opt_string(c, &c->s5user);
-    if (IS("Socks5ProxyPassword"))
+    }
+    if (IS("Socks5ProxyPassword")) {
+        c->s5pass_line = l->lineno;
         return opt_string(c, &c->s5pass);
-    if (IS("HTTPSProxyAuthenticator"))
+    }
+    if (IS("HTTPSProxyAuthenticator")) {
+        c->auth_line = l->lineno;
         return opt_string(c, &c->https_auth);
+    }
     if (IS("OutboundBindAddress") || IS("OutboundBindAddressPT")) {
         struct ptk_addr a;
         if ((r = want_args(c, 1, 1)) != PTK_OK ||
@@ -325,6 +336,8 @@ static int one_line(struct ctx *c, struct host_config *cfg)
             *dash = '\0';
         for (char *p = lvl; *p; p++)
             *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        if (strcmp(lvl, "err") == 0) /* tor's name for it */
+            ptk_strlcpy(lvl, "error", sizeof(lvl));
         if (ptk_log_level_parse(lvl, &cfg->log_level) != PTK_OK)
             return fail(c, "unknown log level \"%s\"", l->args[0]);
         if (l->nargs >= 2 && strcasecmp(l->args[1], "file") == 0) {
@@ -433,6 +446,26 @@ static int finish(struct ctx *c, struct host_config *cfg)
             return PTK_EINVAL;
         }
     }
+    /* tor's options_validate: username and password go together, 1 to 255 bytes each */
+    if (c->s5user || c->s5pass) {
+        unsigned line = c->s5user_line > c->s5pass_line ? c->s5user_line : c->s5pass_line;
+        const char *why = NULL;
+        if (!c->s5pass) {
+            why = "Socks5ProxyPassword must be included with Socks5ProxyUsername";
+        } else if (!c->s5user) {
+            why = "Socks5ProxyUsername must be included with Socks5ProxyPassword";
+        } else if (!c->s5user[0] || strlen(c->s5user) > 255) {
+            why = "Socks5ProxyUsername must be between 1 and 255 characters";
+            line = c->s5user_line;
+        } else if (!c->s5pass[0] || strlen(c->s5pass) > 255) {
+            why = "Socks5ProxyPassword must be between 1 and 255 characters";
+            line = c->s5pass_line;
+        }
+        if (why) {
+            snprintf(c->err, c->errlen, "%s:%u: %s", c->name, line, why);
+            return PTK_EINVAL;
+        }
+    }
     /* TOR_PT_PROXY exactly as tor writes it */
     if (c->proxy_kind) {
         struct ptk_buf u;
@@ -455,7 +488,10 @@ static int finish(struct ctx *c, struct host_config *cfg)
         if (!cfg->proxy_uri)
             return fail(c, "out of memory");
     } else if (c->s5user || c->s5pass || c->https_auth) {
-        return fail(c, "proxy credentials given without Socks5Proxy or HTTPSProxy");
+        unsigned line = c->s5user ? c->s5user_line : c->s5pass ? c->s5pass_line : c->auth_line;
+        snprintf(c->err, c->errlen, "%s:%u: proxy credentials given without Socks5Proxy or "
+                 "HTTPSProxy", c->name, line);
+        return PTK_EINVAL;
     }
     return PTK_OK;
 }
@@ -475,7 +511,13 @@ int host_config_parse(const char *name, const char *text, size_t len, struct hos
     if (!(cfg->path = strdup(name)))
         return PTK_ENOMEM;
     if ((r = ptk_torrc_parse(text, len, &t, terr, sizeof(terr))) != PTK_OK) {
-        snprintf(err, errlen, "%s: %s", name, terr);
+        unsigned tl;
+        int skip = 0;
+        /* "line N: why" from the tokenizer becomes "FILE:N: why" */
+        if (sscanf(terr, "line %u: %n", &tl, &skip) == 1 && skip > 0)
+            snprintf(err, errlen, "%s:%u: %s", name, tl, terr + skip);
+        else
+            snprintf(err, errlen, "%s: %s", name, terr);
         ptk_torrc_free(&t);
         return PTK_EINVAL;
     }

@@ -293,7 +293,7 @@ static void handle_line(struct pt *p, const char *line, size_t len)
         break;
     case PTK_MSG_STATUS:
         if (r == PTK_OK)
-            ptk_log(h->lg, PTK_LOG_INFO, "PT %s: STATUS %.*s", p->label,
+            ptk_log(h->lg, PTK_LOG_INFO, "PT %s: %.*s", p->label, /* the line is "STATUS ..." */
                     (int)(len > 300 ? 300 : len), line);
         else
             ptk_log(h->lg, PTK_LOG_WARNING, "PT %s: invalid STATUS line (%s)", p->label, why);
@@ -385,8 +385,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         pt_broken(p, "it did not finish configuration within %u s", h->cfg.config_timeout_s);
         return;
     }
-    if (p->state == PT_WAITING && !h->shutting_down)
+    if (p->state == PT_WAITING && !h->shutting_down) {
         pt_launch(p);
+        check_done(h); /* the relaunch may have failed at once (cannot execute) */
+    }
 }
 
 static int build_env(struct pt *p, struct ptk_buf *vars)
@@ -846,7 +848,11 @@ int host_run(const struct host_opts *o, char *err, size_t errlen)
         if (!h->pts[i].external)
             pt_launch(&h->pts[i]);
     check_done(h);
-    if (!h->shutting_down || h->n_pts)
+    /* a loopbreak before the loop runs is lost: do not enter it with nothing to wait for */
+    bool alive = false;
+    for (size_t i = 0; i < h->n_pts; i++)
+        alive |= h->pts[i].proc != NULL;
+    if (!h->shutting_down || alive)
         event_base_dispatch(h->base);
     status = h->status;
 out:

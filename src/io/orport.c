@@ -18,6 +18,7 @@
 #include "ptkit/error.h"
 #include "ptkit/extor.h"
 #include "util/addr.h"
+#include "util/str.h"
 
 #define AUTH_TIMEOUT_S 10
 
@@ -53,6 +54,17 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     conn_free(c);
 }
 
+/* What tor's ext_orport.c closes the connection for, or NULL. */
+static const char *bad_fields(const struct ptk_extor_server *s)
+{
+    struct ptk_addr a;
+    if (s->useraddr && ptk_addr_parse(s->useraddr, strlen(s->useraddr), 0, &a, NULL) != PTK_OK)
+        return "USERADDR is not a literal IP:PORT";
+    if (s->transport && !ptk_is_c_identifier(s->transport, strlen(s->transport)))
+        return "TRANSPORT is not a C identifier";
+    return NULL;
+}
+
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     struct orport_conn *c = arg;
@@ -65,14 +77,17 @@ static void read_cb(struct bufferevent *bev, void *arg)
     size_t len = evbuffer_get_length(in), used = 0;
     int r = ptk_extor_server_feed(&c->ext, evbuffer_pullup(in, -1), len, &used, &out);
     evbuffer_drain(in, used);
-    if (r == PTK_DONE)
+    const char *bad = r == PTK_DONE ? bad_fields(&c->ext) : NULL;
+    if (bad)
+        r = PTK_EPROTO;
+    else if (r == PTK_DONE)
         r = ptk_extor_server_reply(&c->ext, true, &out) == PTK_OK ? PTK_DONE : PTK_ENOMEM;
     if (ptk_buf_len(&out))
         bufferevent_write(bev, ptk_buf_data(&out), ptk_buf_len(&out));
     ptk_buf_free(&out);
     if (r < 0) {
         ptk_log(io->log, PTK_LOG_WARNING, "Extended ORPort: rejected a connection from %s: %s",
-                ptk_log_addrstr(io->log, c->peer), ptk_extor_server_error(&c->ext));
+                ptk_log_addrstr(io->log, c->peer), bad ? bad : ptk_extor_server_error(&c->ext));
         c->closing = true;
         bufferevent_disable(bev, EV_READ);
         bufferevent_setcb(bev, NULL, flush_then_free, event_cb, c);

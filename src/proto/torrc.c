@@ -92,42 +92,92 @@ out:
     return r;
 }
 
+/*
+ * Where a comment starts in one physical line s[0..n): the first '#' outside
+ * a double-quoted argument (n if none). *inq and *tokstart carry the quote
+ * state across the lines of a continued option.
+ */
+static size_t find_comment(const char *s, size_t n, bool *inq, bool *tokstart)
+{
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (*inq) {
+            if (c == '\\')
+                i++; /* the escaped character */
+            else if (c == '"')
+                *inq = false;
+            *tokstart = false;
+            continue;
+        }
+        if (c == '#')
+            return i;
+        if (c == '"' && *tokstart)
+            *inq = true;
+        *tokstart = is_ws(c);
+    }
+    return n;
+}
+
+/*
+ * Continuation lines as tor joins them (confline.c): a backslash right before
+ * the newline is removed together with it (nothing is inserted), a backslash
+ * inside a comment continues nothing, and once an option is continued a
+ * comment line (or a trailing comment) is skipped and the option goes on.
+ */
 int ptk_torrc_parse(const char *text, size_t len, struct ptk_torrc *out, char *err, size_t errlen)
 {
     struct ptk_buf logical;
     unsigned lineno = 1, start_line = 1;
     size_t i = 0;
     int r = PTK_OK;
+    bool cont = false, inq = false, tokstart = true;
     out->lines = NULL;
     out->n = 0;
-    ptk_buf_init(&logical, len + 1);
-    if (memchr(text, '\0', len)) {
-        snprintf(err, errlen, "NUL byte in the file");
-        ptk_buf_free(&logical);
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        unsigned at = 1;
+        for (const char *p = text; p < nul; p++)
+            at += *p == '\n';
+        snprintf(err, errlen, "line %u: NUL byte in the file", at);
         return PTK_EINVAL;
     }
+    ptk_buf_init(&logical, len + 1);
     while (i < len) {
         const char *nl = memchr(text + i, '\n', len - i);
         size_t end = nl ? (size_t)(nl - text) : len;
         size_t l = end - i;
-        if (ptk_buf_len(&logical) == 0)
+        const char *s = text + i;
+        if (!cont) {
             start_line = lineno;
-        /* a backslash right before the line end continues the option */
-        bool cont = l > 0 && text[i + l - 1] == '\\';
-        if ((r = ptk_buf_put(&logical, text + i, cont ? l - 1 : l)) != PTK_OK)
+            inq = false;
+            tokstart = true;
+        }
+        size_t scan = l > 0 && s[l - 1] == '\\' ? l - 1 : l;
+        size_t cs = find_comment(s, scan, &inq, &tokstart);
+        bool more;
+        if (cs < scan) {
+            more = cont;
+            r = ptk_buf_put(&logical, s, cs);
+        } else {
+            more = scan < l;
+            r = ptk_buf_put(&logical, s, scan);
+        }
+        if (r != PTK_OK)
             break;
-        if (!cont || !nl) {
+        cont = more && nl;
+        if (!cont) {
             r = tokenize((const char *)ptk_buf_data(&logical), ptk_buf_len(&logical), start_line,
                          out, err, errlen);
             ptk_buf_reset(&logical);
             if (r != PTK_OK)
                 break;
-        } else if ((r = ptk_buf_put_u8(&logical, ' ')) != PTK_OK) {
-            break;
         }
         i = nl ? end + 1 : len;
         lineno++;
     }
+    if (r == PTK_OK && cont) /* the file ends right after a continuation */
+        r = tokenize((const char *)ptk_buf_data(&logical), ptk_buf_len(&logical), start_line, out,
+                     err, errlen);
     ptk_buf_free(&logical);
     return r;
 }

@@ -1,16 +1,12 @@
 /*
  * ptkit host (see host/host.h).
  *
- * Each managed PT is a small state machine driven by its stdout lines,
- * following tor's handle_proxy_line():
- *
- *   LAUNCHED --VERSION 1--> ACCEPTING --*METHODS DONE--> CONFIGURED
- *      any protocol violation, PROXY-ERROR, exit or timeout before DONE: BROKEN
- *
- * A BROKEN PT is stopped and not restarted (its output would break it
- * again); a CONFIGURED PT that dies is relaunched after 1, 2, 4 ... 60 s.
- * ClientListen tunnels read the PT's current SOCKS address on every
- * connection, so a restarted PT on a new port is picked up at once.
+ * The host assembles the pieces: the configuration, one launcher per
+ * distinct exec line (host/launcher.c supervises each PT as tor does), the
+ * Extended ORPort and plain ORPort for server PTs (io/orport.c), and the
+ * ClientListen tunnels. Tunnels read their PT's current SOCKS address on
+ * every connection, so a restarted PT on a new port is picked up at once.
+ * The host exits when asked, or with status 1 when no usable PT is left.
  */
 #include "host/host.h"
 
@@ -21,13 +17,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "crypto/crypto.h"
 #include "host/config.h"
+#include "host/launcher.h"
 #include "io/dial.h"
 #include "io/io.h"
 #include "io/listener.h"
@@ -44,43 +40,20 @@
 #include "util/str.h"
 
 #define MAX_PTS 32
-#define MAX_METHODS 32
-#define BACKOFF_MAX_S 60
-
-enum pt_state {
-    PT_LAUNCHED,   /* waiting for VERSION */
-    PT_ACCEPTING,  /* reading method lines */
-    PT_CONFIGURED, /* *METHODS DONE seen */
-    PT_BROKEN,     /* protocol failure: stopped for good */
-    PT_WAITING,    /* died after configuring: relaunch pending */
-    PT_STOPPED,    /* shutting down / exited */
-};
-
-struct method {
-    char name[128];
-    int socks; /* client: 4 or 5; server: 0 */
-    struct ptk_addr addr;
-};
 
 struct host;
 
+/* One ClientTransportPlugin/ServerTransportPlugin process (or an external proxy). */
 struct pt {
     struct host *h;
-    char label[160]; /* "obfs4proxy (obfs4)" for log lines */
     bool server;
     bool external; /* ClientTransportPlugin NAME socks5 ADDR: no process */
     char *const *argv;
-    char *names[MAX_METHODS];
+    char *names[PTK_PT_MAX_METHODS];
     size_t n_names;
-    struct ptk_proc *proc;
-    enum pt_state state;
-    struct event *timer;
-    unsigned backoff_s;
-    uint64_t configured_ms;
-    bool proxy_done;
-    int stop_step; /* 0 running; 1 stdin closed; 2 SIGTERM sent; 3 SIGKILL sent */
-    struct method methods[MAX_METHODS];
-    size_t n_methods;
+    char label[160];
+    struct ptk_pt *lp;              /* the launcher (managed PTs) */
+    struct ptk_pt_method ext_method; /* the external proxy's one method */
 };
 
 struct tunnel {
@@ -110,14 +83,24 @@ struct host {
     uint8_t cookie[PTK_EXTOR_COOKIE_LEN];
     char cookie_path[4096];
     char state_dir[4096];
-    struct event *ev_term, *ev_int, *ev_stop;
+    struct event *ev_term, *ev_int;
     bool shutting_down;
     int status;
 };
 
-static void pt_launch(struct pt *p);
-static void pt_stop(struct pt *p);
 static void check_done(struct host *h);
+
+/* The methods a PT offers now (none unless configured). */
+static size_t pt_methods(const struct pt *p, const struct ptk_pt_method **m)
+{
+    if (p->external) {
+        *m = &p->ext_method;
+        return 1;
+    }
+    if (!p->lp || ptk_pt_state(p->lp) != PTK_PT_CONFIGURED)
+        return 0;
+    return ptk_pt_methods(p->lp, m);
+}
 
 /* ---------- tunnels follow their PT's CMETHOD ---------- */
 
@@ -125,14 +108,13 @@ static void update_tunnels(struct host *h)
 {
     for (size_t i = 0; i < h->n_tunnels; i++) {
         struct tunnel *t = &h->tunnels[i];
-        const struct method *m = NULL;
+        const struct ptk_pt_method *m = NULL;
         for (size_t k = 0; k < h->n_pts && !m; k++) {
-            struct pt *p = &h->pts[k];
-            if (p->server || p->state != PT_CONFIGURED)
-                continue;
-            for (size_t j = 0; j < p->n_methods && !m; j++)
-                if (strcmp(p->methods[j].name, t->bridge->transport) == 0)
-                    m = &p->methods[j];
+            const struct ptk_pt_method *ms;
+            size_t n = h->pts[k].server ? 0 : pt_methods(&h->pts[k], &ms);
+            for (size_t j = 0; j < n && !m; j++)
+                if (strcmp(ms[j].name, t->bridge->transport) == 0)
+                    m = &ms[j];
         }
         struct ptk_dial_via *v = &t->via;
         memset(v, 0, sizeof(*v));
@@ -180,243 +162,30 @@ out:
     return r;
 }
 
-/* ---------- the PT protocol, as tor reads it ---------- */
-
-static void pt_broken(struct pt *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void pt_broken(struct pt *p, const char *fmt, ...)
+/* A PT changed state: tunnels follow; the host exits when nothing usable is left. */
+static void pt_changed(void *ud, struct ptk_pt *lp)
 {
-    char msg[600];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    ptk_log(p->h->lg, PTK_LOG_ERROR, "PT %s failed the configuration protocol: %s; stopping it",
-            p->label, msg);
-    p->state = PT_BROKEN;
-    p->n_methods = 0;
+    struct pt *p = ud;
     update_tunnels(p->h);
-    pt_stop(p);
+    check_done(p->h);
 }
 
-static void handle_line(struct pt *p, const char *line, size_t len)
+/* The environment tor would give this PT. */
+static int pt_create(struct host *h, struct pt *p)
 {
-    struct host *h = p->h;
-    struct ptk_msg m;
-    const char *why = "";
-    int r = ptk_msg_parse(line, len, &m, &why);
-    /* show the line in debug logs, as tor does at info */
-    ptk_log(h->lg, PTK_LOG_DEBUG, "PT %s: line: %.*s", p->label, (int)(len > 300 ? 300 : len),
-            line);
-    bool accepting = p->state == PT_ACCEPTING, launched = p->state == PT_LAUNCHED;
-    switch (m.type) {
-    case PTK_MSG_ENV_ERROR:
-        pt_broken(p, "ENV-ERROR %s", m.text ? m.text : "");
-        break;
-    case PTK_MSG_VERSION_ERROR:
-        pt_broken(p, "it supports no protocol version we offered (VERSION-ERROR)");
-        break;
-    case PTK_MSG_VERSION:
-        if (!launched)
-            pt_broken(p, "VERSION line out of order");
-        else if (r != PTK_OK || strcmp(m.version, "1") != 0)
-            pt_broken(p, "it chose version \"%s\"; only 1 was offered", m.version);
-        else
-            p->state = PT_ACCEPTING;
-        break;
-    case PTK_MSG_CMETHOD:
-    case PTK_MSG_SMETHOD:
-        if (!accepting) {
-            pt_broken(p, "%s line %s", ptk_msg_type_name(m.type),
-                      launched ? "before VERSION" : "after *METHODS DONE");
-        } else if (r != PTK_OK) {
-            pt_broken(p, "malformed %s line (%s): %.*s", ptk_msg_type_name(m.type), why,
-                      (int)(len > 200 ? 200 : len), line);
-        } else if ((m.type == PTK_MSG_SMETHOD) != p->server) {
-            ptk_log(h->lg, PTK_LOG_WARNING, "PT %s: ignoring a %s line from a %s PT", p->label,
-                    ptk_msg_type_name(m.type), p->server ? "server" : "client");
-        } else if (p->n_methods < MAX_METHODS) {
-            struct method *me = &p->methods[p->n_methods++];
-            ptk_strlcpy(me->name, m.transport, sizeof(me->name));
-            me->socks = m.socks_version;
-            me->addr.ss = m.addr;
-            me->addr.len = m.addrlen;
-            char a[PTK_ADDRSTRLEN] = "?";
-            ptk_addr_format((struct sockaddr *)&m.addr, a, sizeof(a));
-            ptk_log(h->lg, PTK_LOG_NOTICE, "PT %s: %s %s at %s%s%s", p->label,
-                    p->server ? "server transport" : "client transport", m.transport, a,
-                    m.raw_args ? " ARGS:" : "", m.raw_args ? m.raw_args : "");
-        }
-        break;
-    case PTK_MSG_CMETHOD_ERROR:
-    case PTK_MSG_SMETHOD_ERROR:
-        if (!accepting)
-            pt_broken(p, "%s line out of order", ptk_msg_type_name(m.type));
-        else
-            ptk_log(h->lg, PTK_LOG_WARNING, "PT %s: %s %s: %s", p->label,
-                    ptk_msg_type_name(m.type), m.transport, m.text ? m.text : "");
-        break;
-    case PTK_MSG_CMETHODS_DONE:
-    case PTK_MSG_SMETHODS_DONE:
-        if (!accepting) {
-            pt_broken(p, "*METHODS DONE out of order");
-        } else if (h->cfg.proxy_uri && !p->server && !p->proxy_done) {
-            pt_broken(p, "it did not confirm the outgoing proxy (no PROXY DONE)");
-        } else {
-            p->state = PT_CONFIGURED;
-            p->configured_ms = ptk_io_now_ms();
-            evtimer_del(p->timer);
-            ptk_log(h->lg, PTK_LOG_NOTICE, "PT %s configured with %zu transport%s", p->label,
-                    p->n_methods, p->n_methods == 1 ? "" : "s");
-            if (p->n_methods == 0)
-                ptk_log(h->lg, PTK_LOG_WARNING, "PT %s offers none of the transports asked for",
-                        p->label);
-            update_tunnels(h);
-        }
-        break;
-    case PTK_MSG_PROXY_DONE:
-        if (!accepting)
-            pt_broken(p, "PROXY DONE out of order");
-        else if (!h->cfg.proxy_uri)
-            ptk_log(h->lg, PTK_LOG_NOTICE, "PT %s: PROXY DONE without a proxy; ignored",
-                    p->label);
-        else
-            p->proxy_done = true;
-        break;
-    case PTK_MSG_PROXY_ERROR:
-        pt_broken(p, "PROXY-ERROR %s", m.text ? m.text : "");
-        break;
-    case PTK_MSG_LOG:
-        if (r == PTK_OK)
-            ptk_log(h->lg, m.severity, "PT %s: %s", p->label, m.text);
-        else
-            ptk_log(h->lg, PTK_LOG_WARNING, "PT %s: invalid LOG line (%s)", p->label, why);
-        break;
-    case PTK_MSG_STATUS:
-        if (r == PTK_OK)
-            ptk_log(h->lg, PTK_LOG_INFO, "PT %s: %.*s", p->label, /* the line is "STATUS ..." */
-                    (int)(len > 300 ? 300 : len), line);
-        else
-            ptk_log(h->lg, PTK_LOG_WARNING, "PT %s: invalid STATUS line (%s)", p->label, why);
-        break;
-    case PTK_MSG_UNKNOWN:
-        ptk_log(h->lg, PTK_LOG_NOTICE, "PT %s: unknown line ignored: %.*s", p->label,
-                (int)(len > 200 ? 200 : len), line);
-        break;
-    }
-    ptk_msg_free(&m);
-}
-
-static void on_line(void *ud, const char *line, size_t len, bool from_stderr)
-{
-    struct pt *p = ud;
-    if (from_stderr) {
-        ptk_log(p->h->lg, PTK_LOG_INFO, "PT %s: stderr: %.*s", p->label, (int)len, line);
-        return;
-    }
-    if (p->state == PT_BROKEN || p->state == PT_STOPPED)
-        return;
-    handle_line(p, line, len);
-}
-
-static void pt_exited(void *ud, int status)
-{
-    struct pt *p = ud;
-    struct host *h = p->h;
-    char how[64];
-    if (WIFEXITED(status))
-        snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
-    else if (WIFSIGNALED(status))
-        snprintf(how, sizeof(how), "signal %d", WTERMSIG(status));
-    else
-        snprintf(how, sizeof(how), "status %d", status);
-    ptk_proc_free(p->proc);
-    p->proc = NULL;
-    evtimer_del(p->timer);
-    if (p->stop_step || h->shutting_down || p->state == PT_BROKEN) {
-        ptk_log(h->lg, PTK_LOG_INFO, "PT %s exited (%s)", p->label, how);
-        if (p->state != PT_BROKEN)
-            p->state = PT_STOPPED;
-        p->stop_step = 0;
-        check_done(h);
-        return;
-    }
-    if (p->state != PT_CONFIGURED) {
-        pt_broken(p, "it exited before finishing configuration (%s)", how);
-        check_done(h);
-        return;
-    }
-    /* A configured PT died: relaunch with exponential backoff. */
-    uint64_t up = ptk_io_now_ms() - p->configured_ms;
-    if (up >= (uint64_t)BACKOFF_MAX_S * 1000)
-        p->backoff_s = 0;
-    p->backoff_s = p->backoff_s ? 2 * p->backoff_s : 1;
-    if (p->backoff_s > BACKOFF_MAX_S)
-        p->backoff_s = BACKOFF_MAX_S;
-    ptk_log(h->lg, PTK_LOG_WARNING, "PT %s died (%s); restarting in %u s", p->label, how,
-            p->backoff_s);
-    p->state = PT_WAITING;
-    p->n_methods = 0;
-    update_tunnels(h);
-    struct timeval tv = {p->backoff_s, 0};
-    evtimer_add(p->timer, &tv);
-}
-
-/* The PT's timer: configuration timeout, relaunch, or the next shutdown step. */
-static void on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    struct pt *p = arg;
-    struct host *h = p->h;
-    if (p->stop_step && p->proc) {
-        /* stdin closed and the grace period passed: SIGTERM, then SIGKILL */
-        if (p->stop_step == 1) {
-            ptk_log(h->lg, PTK_LOG_INFO, "PT %s: still running; sending SIGTERM", p->label);
-            ptk_proc_signal(p->proc, SIGTERM);
-            p->stop_step = 2;
-            struct timeval tv = {h->cfg.shutdown_grace_s, 0};
-            evtimer_add(p->timer, &tv);
-        } else if (p->stop_step == 2) {
-            ptk_log(h->lg, PTK_LOG_WARNING, "PT %s ignored SIGTERM; killing it", p->label);
-            ptk_proc_signal(p->proc, SIGKILL); /* reaped by SIGCHLD -> on_exit */
-            p->stop_step = 3;
-        }
-        return;
-    }
-    if (p->state == PT_LAUNCHED || p->state == PT_ACCEPTING) {
-        pt_broken(p, "it did not finish configuration within %u s", h->cfg.config_timeout_s);
-        return;
-    }
-    if (p->state == PT_WAITING && !h->shutting_down) {
-        pt_launch(p);
-        check_done(h); /* the relaunch may have failed at once (cannot execute) */
-    }
-}
-
-static int build_env(struct pt *p, struct ptk_buf *vars)
-{
-    struct host *h = p->h;
     const struct host_config *c = &h->cfg;
-    char names[4096] = "";
+    char orport[PTK_ADDRSTRLEN] = "", extorport[PTK_ADDRSTRLEN] = "", v4[PTK_ADDRSTRLEN] = "",
+         v6[PTK_ADDRSTRLEN] = "";
+    struct ptk_buf ba, opts;
+    const char *bas = "", *os = "";
     int r = PTK_OK;
-    for (size_t i = 0; i < p->n_names; i++)
-        snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? "," : "",
-                 p->names[i]);
-    /* vars: NUL-separated "NAME=value" strings */
-#define ADD(...)                                                                                   \
-    do {                                                                                           \
-        if (r == PTK_OK)                                                                           \
-            r = ptk_buf_printf(vars, __VA_ARGS__);                                                 \
-        if (r == PTK_OK)                                                                           \
-            r = ptk_buf_put_u8(vars, 0);                                                           \
-    } while (0)
-    ADD("TOR_PT_STATE_LOCATION=%s/", h->state_dir);
-    ADD("TOR_PT_MANAGED_TRANSPORT_VER=1");
-    ADD("%s=%s", p->server ? "TOR_PT_SERVER_TRANSPORTS" : "TOR_PT_CLIENT_TRANSPORTS", names);
+    ptk_buf_init(&ba, 8192);
+    ptk_buf_init(&opts, 65536);
     if (p->server) {
-        char a[PTK_ADDRSTRLEN];
-        ptk_addr_format((struct sockaddr *)&h->orport->bound, a, sizeof(a));
-        ADD("TOR_PT_ORPORT=%s", a);
-        struct ptk_buf ba;
-        ptk_buf_init(&ba, 8192);
+        ptk_addr_format((struct sockaddr *)&h->orport->bound, orport, sizeof(orport));
+        if (h->extorport)
+            ptk_addr_format((struct sockaddr *)&h->extorport->bound, extorport,
+                            sizeof(extorport));
         for (size_t i = 0; i < p->n_names && r == PTK_OK; i++) {
             const char *bind = "0.0.0.0:0";
             char bbuf[PTK_ADDRSTRLEN];
@@ -427,120 +196,48 @@ static int build_env(struct pt *p, struct ptk_buf *vars)
                     bind = bbuf;
             r = ptk_buf_printf(&ba, "%s%s-%s", i ? "," : "", p->names[i], bind);
         }
-        const char *bas = "";
-        if (r == PTK_OK)
-            r = ptk_buf_cstr(&ba, &bas);
-        ADD("TOR_PT_SERVER_BINDADDR=%s", bas);
-        ptk_buf_free(&ba);
-        struct ptk_buf opts;
-        ptk_buf_init(&opts, 65536);
         for (size_t i = 0; i < p->n_names && r == PTK_OK; i++) {
             const struct ptk_kvlist *kv = ptk_server_options_get(&c->server_options, p->names[i]);
             if (kv)
                 r = ptk_server_options_encode(p->names[i], kv, &opts);
         }
-        if (r == PTK_OK && ptk_buf_len(&opts)) {
-            const char *os;
+        if (r == PTK_OK)
+            r = ptk_buf_cstr(&ba, &bas);
+        if (r == PTK_OK)
             r = ptk_buf_cstr(&opts, &os);
-            ADD("TOR_PT_SERVER_TRANSPORT_OPTIONS=%s", os);
-        }
-        ptk_buf_free(&opts);
-        if (h->extorport) {
-            ptk_addr_format((struct sockaddr *)&h->extorport->bound, a, sizeof(a));
-            ADD("TOR_PT_EXTENDED_SERVER_PORT=%s", a);
-            ADD("TOR_PT_AUTH_COOKIE_FILE=%s", h->cookie_path);
-        } else {
-            ADD("TOR_PT_EXTENDED_SERVER_PORT=");
-        }
-    } else if (c->proxy_uri) {
-        ADD("TOR_PT_PROXY=%s", c->proxy_uri);
     }
-    ADD("TOR_PT_EXIT_ON_STDIN_CLOSE=1");
-    char ip[PTK_ADDRSTRLEN];
-    if (c->has_bind_v4 && ptk_addr_format_ip((struct sockaddr *)&c->bind_v4.ss, ip, sizeof(ip)) ==
-                              PTK_OK)
-        ADD("TOR_PT_OUTBOUND_BIND_ADDRESS_V4=%s", ip);
-    if (c->has_bind_v6 && ptk_addr_format_ip((struct sockaddr *)&c->bind_v6.ss, ip, sizeof(ip)) ==
-                              PTK_OK)
-        ADD("TOR_PT_OUTBOUND_BIND_ADDRESS_V6=[%s]", ip);
-#undef ADD
+    if (c->has_bind_v4)
+        ptk_addr_format_ip((struct sockaddr *)&c->bind_v4.ss, v4, sizeof(v4));
+    if (c->has_bind_v6)
+        ptk_addr_format_ip((struct sockaddr *)&c->bind_v6.ss, v6, sizeof(v6));
+    struct ptk_pt_cfg pc = {
+        .label = p->label,
+        .server = p->server,
+        .argv = p->argv,
+        .names = p->names,
+        .n_names = p->n_names,
+        .env =
+            {
+                .state_dir = h->state_dir,
+                .proxy_uri = p->server ? NULL : c->proxy_uri,
+                .orport = p->server ? orport : NULL,
+                .extorport = p->server && h->extorport ? extorport : NULL,
+                .cookie_file = h->cookie_path,
+                .bindaddr = bas,
+                .server_options = os,
+                .bind_v4 = c->has_bind_v4 ? v4 : NULL,
+                .bind_v6 = c->has_bind_v6 ? v6 : NULL,
+                .inherit = h->o->envp,
+            },
+        .config_timeout_s = c->config_timeout_s,
+        .shutdown_grace_s = c->shutdown_grace_s,
+        .restart = true,
+    };
+    if (r == PTK_OK && !(p->lp = ptk_pt_new(&h->io, &pc, pt_changed, p)))
+        r = PTK_ENOMEM;
+    ptk_buf_free(&ba);
+    ptk_buf_free(&opts);
     return r;
-}
-
-static void pt_launch(struct pt *p)
-{
-    struct host *h = p->h;
-    struct ptk_buf vars;
-    ptk_buf_init(&vars, 1 << 20);
-    char **envp = NULL;
-    if (build_env(p, &vars) != PTK_OK) {
-        pt_broken(p, "cannot build its environment");
-        goto out;
-    }
-    /* Our environment, with the variables we set replacing any of the same name (as tor). */
-    size_t nours = 0, ninh = 0;
-    for (size_t i = 0; i < ptk_buf_len(&vars); i++)
-        nours += ptk_buf_data(&vars)[i] == 0;
-    for (char *const *e = h->o->envp; e && *e; e++)
-        ninh++;
-    envp = calloc(nours + ninh + 1, sizeof(*envp));
-    if (!envp) {
-        pt_broken(p, "out of memory");
-        goto out;
-    }
-    size_t n = 0;
-    const char *v = (const char *)ptk_buf_data(&vars);
-    const char *ours[64];
-    size_t no = 0;
-    for (size_t off = 0; off < ptk_buf_len(&vars) && no < 64; off += strlen(v + off) + 1)
-        ours[no++] = v + off;
-    for (char *const *e = h->o->envp; e && *e; e++) {
-        const char *eq = strchr(*e, '=');
-        size_t klen = eq ? (size_t)(eq - *e) : strlen(*e);
-        bool replaced = false;
-        for (size_t k = 0; k < no && !replaced; k++)
-            replaced = strncmp(ours[k], *e, klen) == 0 && ours[k][klen] == '=';
-        if (!replaced)
-            envp[n++] = *e;
-    }
-    for (size_t k = 0; k < no; k++)
-        envp[n++] = (char *)ours[k];
-    envp[n] = NULL;
-
-    struct ptk_proc_cbs cbs = {on_line, pt_exited, p};
-    const char *why = "";
-    p->state = PT_LAUNCHED;
-    p->n_methods = 0;
-    p->proxy_done = false;
-    p->stop_step = 0;
-    if (ptk_proc_spawn(&h->io, p->argv, envp, &cbs, &p->proc, &why) != PTK_OK) {
-        p->proc = NULL;
-        pt_broken(p, "%s %s: %s", why, p->argv[0], strerror(errno));
-        goto out;
-    }
-    ptk_log(h->lg, PTK_LOG_INFO, "PT %s launched (pid %d)", p->label, (int)ptk_proc_pid(p->proc));
-    struct timeval tv = {h->cfg.config_timeout_s, 0};
-    evtimer_add(p->timer, &tv);
-out:
-    free(envp);
-    ptk_buf_free(&vars);
-}
-
-/* Shutdown of one PT: close stdin; after the grace period SIGTERM; after another, SIGKILL. */
-static void pt_stop(struct pt *p)
-{
-    if (!p->proc || !ptk_proc_running(p->proc)) {
-        if (p->state != PT_BROKEN)
-            p->state = PT_STOPPED;
-        evtimer_del(p->timer);
-        return;
-    }
-    if (p->stop_step)
-        return;
-    p->stop_step = 1;
-    ptk_proc_close_stdin(p->proc);
-    struct timeval tv = {p->h->cfg.shutdown_grace_s, 0};
-    evtimer_add(p->timer, &tv);
 }
 
 /* ---------- whole-host life cycle ---------- */
@@ -550,9 +247,15 @@ static void check_done(struct host *h)
     bool alive = false, usable = false;
     for (size_t i = 0; i < h->n_pts; i++) {
         struct pt *p = &h->pts[i];
-        alive |= p->proc != NULL;
-        usable |= p->state != PT_BROKEN && p->state != PT_STOPPED;
-        usable |= p->external;
+        if (p->external) {
+            usable = true;
+            continue;
+        }
+        if (!p->lp)
+            continue;
+        enum ptk_pt_state st = ptk_pt_state(p->lp);
+        alive |= ptk_pt_alive(p->lp);
+        usable |= st != PTK_PT_BROKEN && st != PTK_PT_STOPPED;
     }
     if (h->shutting_down && !alive) {
         event_base_loopbreak(h->base);
@@ -581,7 +284,8 @@ static void begin_shutdown(struct host *h, const char *why)
         h->tunnels[i].l = NULL;
     }
     for (size_t i = 0; i < h->n_pts; i++)
-        pt_stop(&h->pts[i]);
+        if (h->pts[i].lp)
+            ptk_pt_stop(h->pts[i].lp);
     check_done(h);
 }
 
@@ -688,18 +392,14 @@ static int collect_pts(struct host *h, char *err, size_t errlen)
             p->server = pl->server;
             p->argv = pl->argv;
             p->external = !pl->argv;
-            p->timer = evtimer_new(h->base, on_timer, p);
-            if (!p->timer)
-                return PTK_ENOMEM;
         }
-        for (size_t k = 0; k < pl->n_transports && p->n_names < MAX_METHODS; k++)
+        for (size_t k = 0; k < pl->n_transports && p->n_names < PTK_PT_MAX_METHODS; k++)
             p->names[p->n_names++] = pl->transports[k];
         if (p->external) {
-            struct method *m = &p->methods[p->n_methods++];
+            struct ptk_pt_method *m = &p->ext_method;
             ptk_strlcpy(m->name, pl->transports[0], sizeof(m->name));
             m->socks = pl->socks_version;
             m->addr = pl->addr;
-            p->state = PT_CONFIGURED;
         }
     }
     for (size_t i = 0; i < h->n_pts; i++) {
@@ -712,6 +412,10 @@ static int collect_pts(struct host *h, char *err, size_t errlen)
         snprintf(p->label, sizeof(p->label), "%s %s (%s)",
                  p->external ? "external" : base ? base + 1 : p->argv[0],
                  p->server ? "server" : "client", names);
+        if (!p->external && pt_create(h, p) != PTK_OK) {
+            snprintf(err, errlen, "out of memory");
+            return PTK_ENOMEM;
+        }
     }
     return PTK_OK;
 }
@@ -758,20 +462,10 @@ static int open_tunnels(struct host *h, char *err, size_t errlen)
 
 static void shutdown_all(struct host *h)
 {
-    /* Whatever is still running: SIGKILL and reap, so nothing outlives us. */
+    /* Whatever is still running is killed and reaped: nothing outlives us. */
     for (size_t i = 0; i < h->n_pts; i++) {
-        struct pt *p = &h->pts[i];
-        if (p->proc) {
-            pid_t pid = ptk_proc_pid(p->proc);
-            bool running = ptk_proc_running(p->proc);
-            ptk_proc_free(p->proc); /* SIGKILL if running */
-            p->proc = NULL;
-            if (running)
-                waitpid(pid, NULL, 0);
-        }
-        if (p->timer)
-            event_free(p->timer);
-        p->timer = NULL;
+        ptk_pt_free(h->pts[i].lp);
+        h->pts[i].lp = NULL;
     }
     for (size_t i = 0; i < h->n_tunnels; i++)
         if (h->tunnels[i].l)
@@ -845,13 +539,13 @@ int host_run(const struct host_opts *o, char *err, size_t errlen)
         goto out;
     }
     for (size_t i = 0; i < h->n_pts; i++)
-        if (!h->pts[i].external)
-            pt_launch(&h->pts[i]);
+        if (h->pts[i].lp)
+            ptk_pt_launch(h->pts[i].lp);
     check_done(h);
     /* a loopbreak before the loop runs is lost: do not enter it with nothing to wait for */
     bool alive = false;
     for (size_t i = 0; i < h->n_pts; i++)
-        alive |= h->pts[i].proc != NULL;
+        alive |= h->pts[i].lp && ptk_pt_alive(h->pts[i].lp);
     if (!h->shutting_down || alive)
         event_base_dispatch(h->base);
     status = h->status;

@@ -18,9 +18,10 @@
  *   conn_free
  *
  * Every call gets a ptk_xfer: the two output sinks, the current time, and
- * out-fields the transport sets: a timer request, and `established` once the
+ * out-fields the transport sets: a timer request, `established` once the
  * handshake has succeeded (the relay only then answers SOCKS with success on
- * the client side and dials tor on the server side).
+ * the client side and dials tor on the server side), and `holding` while it
+ * keeps output back to pace it (preset from the previous call).
  *
  * encode/decode may consume only part of their input (a partial frame, or
  * output paced by a timer); the relay keeps the rest and offers it again
@@ -61,6 +62,8 @@ struct ptk_xfer {
     /* out */
     int64_t timer_us; /* PTK_TIMER_KEEP (preset), 0 = cancel, >0 = fire in that many µs */
     bool established; /* set once the handshake is done (sticky) */
+    bool holding;     /* the transport holds output it will send from its timer
+                       * (paced iat modes): the relay must not half-close yet */
 };
 
 /* Setup-time configuration of a client or server instance. */

@@ -74,6 +74,12 @@ static void on_deadline(struct ptk_pair *p)
     fail(p, PTK_SOCKS_TTL_EXPIRED);
 }
 
+/* The transport's handshake failed or the peer left: tor gets a SOCKS failure. */
+static void on_setup_fail(struct ptk_pair *p)
+{
+    fail(p, PTK_SOCKS_GENERAL_FAILURE);
+}
+
 static void dial_cb(void *ud, struct bufferevent *bev, int err, enum ptk_socks_reply code,
                     const char *why)
 {
@@ -189,6 +195,7 @@ void ptk_client_accept(struct ptk_listener *l, int fd, const struct sockaddr *pe
     p->on_free = client_free;
     p->on_established = on_established;
     p->on_deadline = on_deadline;
+    p->on_setup_fail = on_setup_fail;
     ptk_pair_attach_app(p, bev);
     if (l->cfg.fixed) {
         bufferevent_setcb(bev, NULL, NULL, socks_event_cb, p);

@@ -152,6 +152,16 @@ static void xfer_init(struct ptk_pair *p, struct ptk_xfer *x)
     x->unix_time = ptk_io_unix_time();
     x->timer_us = PTK_TIMER_KEEP;
     x->established = p->established;
+    x->holding = p->holding;
+}
+
+/* Close because setup failed: the role may still owe its client an answer (SOCKS). */
+static void setup_failed(struct ptk_pair *p)
+{
+    if (!p->established && p->on_setup_fail)
+        p->on_setup_fail(p);
+    else
+        ptk_pair_close(p);
 }
 
 static void ttimer_cb(evutil_socket_t fd, short what, void *arg);
@@ -163,6 +173,7 @@ static void pump_app_to_wire(struct ptk_pair *p);
  */
 static bool apply(struct ptk_pair *p, int r, struct ptk_xfer *x)
 {
+    p->holding = x->holding;
     if (x->timer_us != PTK_TIMER_KEEP) {
         if (!p->ttimer && !(p->ttimer = evtimer_new(p->io->base, ttimer_cb, p))) {
             ptk_pair_close(p);
@@ -191,7 +202,7 @@ static bool apply(struct ptk_pair *p, int r, struct ptk_xfer *x)
     if (r < 0) {
         ptk_log(p->io->log, PTK_LOG_INFO, "%s: connection %llu: %s", p->transport_name,
                 (unsigned long long)p->id, ptk_strerror(r));
-        ptk_pair_close(p);
+        setup_failed(p);
         return false;
     }
     if (x->established && !p->established) {
@@ -233,13 +244,21 @@ static void maybe_shutdown(struct ptk_pair *p)
 {
     if (p->closing)
         return;
+    /* A partial unit (frame) left at the peer's EOF can never complete: drop it. */
+    struct evbuffer *win = bufferevent_get_input(p->wire);
+    if (p->wire_eof && p->wire_stuck && evbuffer_get_length(win)) {
+        ptk_log(p->io->log, PTK_LOG_DEBUG, "%s: connection %llu: %zu bytes cut off by the peer",
+                p->transport_name, (unsigned long long)p->id, evbuffer_get_length(win));
+        evbuffer_drain(win, evbuffer_get_length(win));
+    }
     if (p->wire_eof && p->app_ready && !p->app_shut &&
         evbuffer_get_length(bufferevent_get_input(p->wire)) == 0 &&
         evbuffer_get_length(bufferevent_get_output(p->app)) == 0) {
         p->app_shut = true;
         shutdown(bufferevent_getfd(p->app), SHUT_WR);
     }
-    if (p->app_eof && !p->wire_shut && evbuffer_get_length(bufferevent_get_input(p->app)) == 0 &&
+    if (p->app_eof && !p->wire_shut && !p->holding &&
+        evbuffer_get_length(bufferevent_get_input(p->app)) == 0 &&
         evbuffer_get_length(bufferevent_get_output(p->wire)) == 0) {
         p->wire_shut = true;
         shutdown(bufferevent_getfd(p->wire), SHUT_WR);
@@ -278,6 +297,8 @@ static void pump(struct ptk_pair *p, struct evbuffer *in, bool decode)
             p->bytes_up += used;
         if (!apply(p, r, &x))
             return;
+        if (decode)
+            p->wire_stuck = used == 0 && n >= len;
         if (used == 0) {
             if (n >= len)
                 return; /* needs more input */
@@ -374,16 +395,23 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_ERROR) {
         ptk_log(p->io->log, PTK_LOG_DEBUG, "%s: connection %llu: %s side error", p->transport_name,
                 (unsigned long long)p->id, is_wire ? "wire" : "local");
-        ptk_pair_close(p);
+        if (is_wire)
+            setup_failed(p); /* before the handshake, the client still owes a SOCKS reply */
+        else
+            ptk_pair_close(p);
         return;
     }
     if (!(what & BEV_EVENT_EOF))
         return;
     if (is_wire) {
         p->wire_eof = true;
-        if (!p->established || p->probing) {
-            /* the peer left before the handshake completed: nothing to deliver */
+        if (p->probing) {
             ptk_pair_close(p);
+            return;
+        }
+        if (!p->established) {
+            /* the peer left before the handshake completed: nothing to deliver */
+            setup_failed(p);
             return;
         }
         pump_wire_to_app(p);

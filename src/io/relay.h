@@ -54,6 +54,8 @@ struct ptk_pair {
     struct event *reaper;   /* frees the pair from the loop after a close */
 
     bool established;
+    bool holding;    /* the transport paces output from its timer */
+    bool wire_stuck; /* the decoder wants more than the wire input holds */
     bool probing;
     bool closing;
     bool close_after_flush; /* close once the app output is flushed (error replies) */
@@ -67,6 +69,8 @@ struct ptk_pair {
     /* Role hooks. */
     void (*on_established)(struct ptk_pair *p);
     void (*on_deadline)(struct ptk_pair *p); /* may be NULL: just close */
+    /* setup failed (handshake error, peer gone) before the pair was up; may be NULL */
+    void (*on_setup_fail)(struct ptk_pair *p);
     void (*on_free)(struct ptk_pair *p);     /* release role state */
     void *role;
 

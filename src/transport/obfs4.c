@@ -744,6 +744,7 @@ static int send_staged(struct obfs4_conn *c, struct ptk_xfer *x)
             c->stage = NULL;
             c->stage_len = c->stage_off = c->stage_cap = 0;
             x->timer_us = 0;
+            x->holding = false;
             return PTK_OK;
         }
         if (c->iat_mode == IAT_ENABLED) {
@@ -776,6 +777,7 @@ static int send_staged(struct obfs4_conn *c, struct ptk_xfer *x)
         c->stage_off += seg;
         int delay = ptk_probdist_sample(c->iatdist) * 100; /* microseconds */
         x->timer_us = delay > 0 ? delay : 1;
+        x->holding = true;
         return PTK_OK;
     }
 }

@@ -7,11 +7,13 @@
 #include "transport/obfs3.h"
 #include "transport/obfs4.h"
 #include "transport/plain.h"
+#include "transport/scramblesuit.h"
 
 static const struct ptk_transport_ops *const builtin[] = {
     &ptk_transport_obfs4,
     &ptk_transport_obfs3,
     &ptk_transport_obfs2,
+    &ptk_transport_scramblesuit,
     &ptk_transport_plain,
 };
 

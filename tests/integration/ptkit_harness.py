@@ -1040,3 +1040,87 @@ def echo_stream(sock, payload, timeout, chunk=262144):
         sel.close()
         sock.setblocking(True)
     return got, hasher.hexdigest(), time.monotonic() - t0
+
+
+# ---- a recording TCP relay (what a client sent first, when the server closed) ----------
+
+class TapRecord:
+    """One relayed connection: c2s holds every byte the client sent; flight the
+    bytes it sent before the server's first byte; s2c_len what the server sent;
+    times are time.monotonic() (t_server_closed: the server's EOF or reset)."""
+
+    def __init__(self):
+        self.c2s = bytearray()
+        self.flight = None
+        self.s2c_len = 0
+        self.t_connected = None
+        self.t_server_closed = None
+        self.lock = threading.Lock()
+
+    def first_flight(self):
+        with self.lock:
+            return bytes(self.flight if self.flight is not None else self.c2s)
+
+
+class Tap:
+    """Listens on loopback and relays each connection to `target`, recording
+    it (self.records, in accept order). The client's EOF is passed on."""
+
+    def __init__(self, target, timeout=120.0):
+        self.target = tuple(target)
+        self.timeout = timeout
+        self.records = []
+        self.server = Server(self._handle)
+        self.addr = self.server.addr
+
+    def _handle(self, c):
+        rec = TapRecord()
+        self.records.append(rec)
+        try:
+            s = socket.create_connection(self.target, timeout=10)
+        except OSError:
+            return
+        rec.t_connected = time.monotonic()
+        c.settimeout(self.timeout)
+        s.settimeout(self.timeout)
+
+        def down():
+            try:
+                while True:
+                    d = s.recv(65536)
+                    if not d:
+                        break
+                    with rec.lock:
+                        if rec.flight is None:
+                            rec.flight = bytes(rec.c2s)
+                        rec.s2c_len += len(d)
+                    c.sendall(d)
+            except OSError:
+                pass
+            rec.t_server_closed = time.monotonic()
+            try:
+                c.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+
+        t = threading.Thread(target=down, daemon=True)
+        t.start()
+        try:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                with rec.lock:
+                    rec.c2s += d
+                s.sendall(d)
+        except OSError:
+            pass
+        try:
+            s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        t.join(self.timeout)
+        s.close()
+
+    def close(self):
+        self.server.close()

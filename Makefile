@@ -16,7 +16,7 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
 PYTHON ?= /usr/bin/python3
-PKGS := libevent libsodium libcrypto jansson
+PKGS := libevent libevent_pthreads libsodium libcrypto jansson
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 ifeq ($(SAN),1)

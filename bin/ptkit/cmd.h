@@ -13,6 +13,7 @@ extern const char cmd_common_help[];
 int cmd_managed(int argc, char **argv, char **envp);
 int cmd_client(int argc, char **argv, char **envp);
 int cmd_server(int argc, char **argv, char **envp);
+int cmd_bench(int argc, char **argv, char **envp);
 int cmd_host(int argc, char **argv, char **envp);
 int cmd_keygen(int argc, char **argv, char **envp);
 int cmd_version(int argc, char **argv, char **envp);

@@ -18,6 +18,7 @@ static const struct {
     {"client", cmd_client, "run a client transport without tor (SOCKS or fixed tunnel)"},
     {"server", cmd_server, "run a server transport without tor"},
     {"host", cmd_host, "launch PTs as tor does and tunnel TCP through them (doc/host.md)"},
+    {"bench", cmd_bench, "measure PTs side by side (throughput, handshakes, memory, CPU)"},
     {"keygen", cmd_keygen, "create or read a server identity; print its bridge line"},
     {"version", cmd_version, "print the version and the transports"},
     {"help", cmd_help, "this help"},

@@ -50,7 +50,7 @@ static void reply(struct ptk_pair *p, enum ptk_socks_reply code)
     struct ptk_buf out;
     ptk_buf_init(&out, 64);
     if (ptk_socks_server_reply(&c->socks, code, NULL, &out) == PTK_OK)
-        bufferevent_write(p->app, ptk_buf_data(&out), ptk_buf_len(&out));
+        bufferevent_write(p->app_bev, ptk_buf_data(&out), ptk_buf_len(&out));
     ptk_buf_free(&out);
 }
 

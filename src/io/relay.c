@@ -40,10 +40,10 @@ static void pair_free(struct ptk_pair *p)
         p->on_free(p);
     if (p->tconn && p->ops && p->ops->conn_free)
         p->ops->conn_free(p->tconn);
-    if (p->wire)
-        bufferevent_free(p->wire);
-    if (p->app)
-        bufferevent_free(p->app);
+    ptk_sock_free(p->wire);
+    ptk_sock_free(p->app);
+    if (p->app_bev)
+        bufferevent_free(p->app_bev);
     if (p->app_pending)
         evbuffer_free(p->app_pending);
     if (p->ttimer)
@@ -59,7 +59,8 @@ static void pair_free(struct ptk_pair *p)
         io->pairs = p->next;
     if (p->next)
         p->next->prev = p->prev;
-    ptk_log(io->log, PTK_LOG_DEBUG, "%s: connection %llu closed (%llu bytes in from the local side, %llu from the peer)",
+    ptk_log(io->log, PTK_LOG_DEBUG,
+            "%s: connection %llu closed (%llu bytes in from the local side, %llu from the peer)",
             p->transport_name, (unsigned long long)p->id, (unsigned long long)p->bytes_up,
             (unsigned long long)p->bytes_down);
     free(p);
@@ -77,9 +78,11 @@ void ptk_pair_close(struct ptk_pair *p)
         return;
     p->closing = true;
     if (p->wire)
-        bufferevent_disable(p->wire, EV_READ | EV_WRITE);
+        ptk_sock_disable(p->wire);
     if (p->app)
-        bufferevent_disable(p->app, EV_READ | EV_WRITE);
+        ptk_sock_disable(p->app);
+    if (p->app_bev)
+        bufferevent_disable(p->app_bev, EV_READ | EV_WRITE);
     if (p->ttimer)
         evtimer_del(p->ttimer);
     if (p->deadline)
@@ -139,12 +142,12 @@ struct ptk_pair *ptk_pair_new(struct ptk_io *io, const struct ptk_transport_ops 
 
 static struct evbuffer *app_target(struct ptk_pair *p)
 {
-    return p->app_ready ? bufferevent_get_output(p->app) : p->app_pending;
+    return p->app_ready ? ptk_sock_out(p->app) : p->app_pending;
 }
 
 static void xfer_init(struct ptk_pair *p, struct ptk_xfer *x)
 {
-    p->wire_sc.buf = bufferevent_get_output(p->wire);
+    p->wire_sc.buf = ptk_sock_out(p->wire);
     p->app_sc.buf = app_target(p);
     x->wire = &p->wire_sink;
     x->app = &p->app_sink;
@@ -165,7 +168,6 @@ static void setup_failed(struct ptk_pair *p)
 }
 
 static void ttimer_cb(evutil_socket_t fd, short what, void *arg);
-static void pump_app_to_wire(struct ptk_pair *p);
 
 /*
  * Act on a transport call's result. Returns false if the relay must stop
@@ -187,7 +189,7 @@ static bool apply(struct ptk_pair *p, int r, struct ptk_xfer *x)
             evtimer_add(p->ttimer, &tv);
         }
     }
-    if (r == PTK_EPROBE && p->is_server && !p->app) {
+    if (r == PTK_EPROBE && p->is_server && !p->app && !p->app_bev) {
         if (!p->probing) {
             p->probing = true;
             evtimer_del(p->deadline);
@@ -219,24 +221,21 @@ static void update_pause(struct ptk_pair *p)
 {
     size_t hw = p->io->high_water;
     /* wire reading pauses while the app side is backed up */
-    bool pause_wire = evbuffer_get_length(app_target(p)) >= hw;
-    if (pause_wire != p->wire_paused && p->wire && !p->wire_eof) {
-        p->wire_paused = pause_wire;
-        if (pause_wire)
-            bufferevent_disable(p->wire, EV_READ);
-        else
-            bufferevent_enable(p->wire, EV_READ);
-    }
-    if (p->app && p->app_ready && !p->app_eof) {
-        bool pause_app = evbuffer_get_length(bufferevent_get_output(p->wire)) >= hw;
-        if (pause_app != p->app_paused) {
-            p->app_paused = pause_app;
-            if (pause_app)
-                bufferevent_disable(p->app, EV_READ);
-            else
-                bufferevent_enable(p->app, EV_READ);
-        }
-    }
+    if (p->wire && !p->close_after_flush)
+        ptk_sock_set_reading(p->wire, evbuffer_get_length(app_target(p)) < hw);
+    if (p->app && p->app_ready && !p->close_after_flush)
+        ptk_sock_set_reading(p->app, evbuffer_get_length(ptk_sock_out(p->wire)) < hw);
+}
+
+/* Send what the transport produced (immediately; the rest when the socket drains). */
+static void flush_both(struct ptk_pair *p)
+{
+    if (p->closing)
+        return;
+    if (p->wire)
+        ptk_sock_flush(p->wire);
+    if (p->app && p->app_ready)
+        ptk_sock_flush(p->app);
 }
 
 /* Forward a half-close once everything before it has been written. */
@@ -245,29 +244,28 @@ static void maybe_shutdown(struct ptk_pair *p)
     if (p->closing)
         return;
     /* A partial unit (frame) left at the peer's EOF can never complete: drop it. */
-    struct evbuffer *win = bufferevent_get_input(p->wire);
+    struct evbuffer *win = ptk_sock_in(p->wire);
     if (p->wire_eof && p->wire_stuck && evbuffer_get_length(win)) {
         ptk_log(p->io->log, PTK_LOG_DEBUG, "%s: connection %llu: %zu bytes cut off by the peer",
                 p->transport_name, (unsigned long long)p->id, evbuffer_get_length(win));
         evbuffer_drain(win, evbuffer_get_length(win));
     }
-    if (p->wire_eof && p->app_ready && !p->app_shut &&
-        evbuffer_get_length(bufferevent_get_input(p->wire)) == 0 &&
-        evbuffer_get_length(bufferevent_get_output(p->app)) == 0) {
+    if (p->wire_eof && p->app_ready && !p->app_shut && evbuffer_get_length(win) == 0 &&
+        evbuffer_get_length(ptk_sock_out(p->app)) == 0) {
         p->app_shut = true;
-        shutdown(bufferevent_getfd(p->app), SHUT_WR);
+        shutdown(ptk_sock_fd(p->app), SHUT_WR);
     }
     if (p->app_eof && !p->wire_shut && !p->holding &&
-        evbuffer_get_length(bufferevent_get_input(p->app)) == 0 &&
-        evbuffer_get_length(bufferevent_get_output(p->wire)) == 0) {
+        evbuffer_get_length(ptk_sock_in(p->app)) == 0 &&
+        evbuffer_get_length(ptk_sock_out(p->wire)) == 0) {
         p->wire_shut = true;
-        shutdown(bufferevent_getfd(p->wire), SHUT_WR);
+        shutdown(ptk_sock_fd(p->wire), SHUT_WR);
     }
     if (p->app_shut && p->wire_shut)
         ptk_pair_close(p);
 }
 
-/* Run `fn` (encode or decode) over the input buffer in contiguous chunks. */
+/* Run decode (or encode) over an input buffer in contiguous chunks. */
 static void pump(struct ptk_pair *p, struct evbuffer *in, bool decode)
 {
     size_t want = 0;
@@ -306,7 +304,7 @@ static void pump(struct ptk_pair *p, struct evbuffer *in, bool decode)
             continue;
         }
         want = 0;
-        struct evbuffer *out = decode ? app_target(p) : bufferevent_get_output(p->wire);
+        struct evbuffer *out = decode ? app_target(p) : ptk_sock_out(p->wire);
         if (evbuffer_get_length(out) >= p->io->high_water)
             return;
     }
@@ -314,7 +312,7 @@ static void pump(struct ptk_pair *p, struct evbuffer *in, bool decode)
 
 static void pump_wire_to_app(struct ptk_pair *p)
 {
-    struct evbuffer *in = bufferevent_get_input(p->wire);
+    struct evbuffer *in = ptk_sock_in(p->wire);
     if (p->probing) {
         evbuffer_drain(in, evbuffer_get_length(in));
         return;
@@ -331,26 +329,58 @@ static void pump_app_to_wire(struct ptk_pair *p)
 {
     if (!p->app_ready || p->closing)
         return;
-    struct evbuffer *in = bufferevent_get_input(p->app);
+    struct evbuffer *in = ptk_sock_in(p->app);
     if ((p->ops->flags & PTK_TRANSPORT_PASSTHROUGH) && p->established) {
         p->bytes_up += evbuffer_get_length(in);
-        evbuffer_add_buffer(bufferevent_get_output(p->wire), in);
+        evbuffer_add_buffer(ptk_sock_out(p->wire), in);
     } else {
         pump(p, in, false);
     }
 }
 
+/*
+ * After any event: send what was produced; then, while flushing made room
+ * for input that is already buffered (the peer may have nothing more to send,
+ * so no read event would come), keep pumping; then adjust reading and
+ * forward half-closes.
+ */
 static void after_io(struct ptk_pair *p)
 {
+    size_t hw = p->io->high_water;
+    for (int round = 0; round < 8 && !p->closing; round++) {
+        flush_both(p);
+        if (p->closing)
+            return;
+        bool progress = false;
+        struct evbuffer *win = ptk_sock_in(p->wire);
+        size_t wl = evbuffer_get_length(win);
+        if (wl && !p->wire_stuck && !p->probing && evbuffer_get_length(app_target(p)) < hw) {
+            pump_wire_to_app(p);
+            progress |= evbuffer_get_length(win) < wl;
+        }
+        if (p->closing)
+            return;
+        if (p->app && p->app_ready) {
+            struct evbuffer *ain = ptk_sock_in(p->app);
+            size_t al = evbuffer_get_length(ain);
+            if (al && evbuffer_get_length(ptk_sock_out(p->wire)) < hw) {
+                pump_app_to_wire(p);
+                progress |= evbuffer_get_length(ain) < al;
+            }
+        }
+        if (!progress)
+            break;
+    }
     if (p->closing)
         return;
+    flush_both(p);
     update_pause(p);
     maybe_shutdown(p);
 }
 
-static void wire_read_cb(struct bufferevent *bev, void *arg)
+static void wire_read(void *ud, struct ptk_sock *s)
 {
-    struct ptk_pair *p = arg;
+    struct ptk_pair *p = ud;
     if (p->closing)
         return;
     pump_wire_to_app(p);
@@ -359,51 +389,53 @@ static void wire_read_cb(struct bufferevent *bev, void *arg)
     after_io(p);
 }
 
-static void app_read_cb(struct bufferevent *bev, void *arg)
+static void app_read(void *ud, struct ptk_sock *s)
 {
-    struct ptk_pair *p = arg;
-    if (p->closing)
+    struct ptk_pair *p = ud;
+    if (p->closing || !p->app_ready)
         return;
     pump_app_to_wire(p);
     after_io(p);
 }
 
-static void write_cb(struct bufferevent *bev, void *arg)
+static void sock_drain(void *ud, struct ptk_sock *s)
 {
-    struct ptk_pair *p = arg;
+    struct ptk_pair *p = ud;
     if (p->closing)
         return;
-    if (p->close_after_flush && bev == p->app &&
-        evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
-        ptk_pair_close(p);
+    if (p->close_after_flush && s == p->app) {
+        if (evbuffer_get_length(ptk_sock_out(s)) == 0)
+            ptk_pair_close(p);
         return;
     }
     /* Output drained: data held back for backpressure may move again. */
-    if (bev == p->wire)
+    if (s == p->wire)
         pump_app_to_wire(p);
     else if (p->wire)
         pump_wire_to_app(p);
     after_io(p);
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *arg)
+static void sock_error(void *ud, struct ptk_sock *s)
 {
-    struct ptk_pair *p = arg;
+    struct ptk_pair *p = ud;
     if (p->closing)
         return;
-    bool is_wire = bev == p->wire;
-    if (what & BEV_EVENT_ERROR) {
-        ptk_log(p->io->log, PTK_LOG_DEBUG, "%s: connection %llu: %s side error", p->transport_name,
-                (unsigned long long)p->id, is_wire ? "wire" : "local");
-        if (is_wire)
-            setup_failed(p); /* before the handshake, the client still owes a SOCKS reply */
-        else
-            ptk_pair_close(p);
+    bool is_wire = s == p->wire;
+    ptk_log(p->io->log, PTK_LOG_DEBUG, "%s: connection %llu: %s side error", p->transport_name,
+            (unsigned long long)p->id, is_wire ? "wire" : "local");
+    if (is_wire)
+        setup_failed(p); /* before the handshake, the client still owes a SOCKS reply */
+    else
+        ptk_pair_close(p);
+}
+
+static void sock_eof(void *ud, struct ptk_sock *s)
+{
+    struct ptk_pair *p = ud;
+    if (p->closing)
         return;
-    }
-    if (!(what & BEV_EVENT_EOF))
-        return;
-    if (is_wire) {
+    if (s == p->wire) {
         p->wire_eof = true;
         if (p->probing) {
             ptk_pair_close(p);
@@ -416,6 +448,8 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
         }
         pump_wire_to_app(p);
     } else {
+        if (p->close_after_flush)
+            return;
         p->app_eof = true;
         pump_app_to_wire(p);
     }
@@ -441,45 +475,71 @@ static void ttimer_cb(evutil_socket_t fd, short what, void *arg)
     after_io(p);
 }
 
+static struct ptk_sock *make_sock(struct ptk_pair *p, struct bufferevent *bev)
+{
+    struct ptk_sock_cbs cbs = {NULL, sock_drain, sock_eof, sock_error, p};
+    cbs.on_read = bev == p->app_bev ? app_read : wire_read;
+    return ptk_sock_from_bev(bev, &cbs, p->io->high_water, p->io->high_water);
+}
+
 void ptk_pair_attach_wire(struct ptk_pair *p, struct bufferevent *bev)
 {
-    p->wire = bev;
-    bufferevent_setcb(bev, wire_read_cb, write_cb, event_cb, p);
-    bufferevent_setwatermark(bev, EV_READ, 0, p->io->high_water);
-    bufferevent_setwatermark(bev, EV_WRITE, p->io->high_water / 2, 0);
-    bufferevent_enable(bev, EV_READ | EV_WRITE);
+    p->wire = make_sock(p, bev);
+    if (!p->wire) {
+        bufferevent_free(bev);
+        ptk_pair_close(p);
+        return;
+    }
+    ptk_sock_set_reading(p->wire, true);
 }
 
 bool ptk_pair_start(struct ptk_pair *p)
 {
+    if (p->closing || !p->wire)
+        return false;
     struct ptk_xfer x;
     xfer_init(p, &x);
     int r = p->ops->start ? p->ops->start(p->tconn, &x) : PTK_OK;
     if (!apply(p, r, &x))
         return false;
     /* The wire may already hold bytes (e.g. after an upstream proxy's reply). */
-    if (evbuffer_get_length(bufferevent_get_input(p->wire)))
-        wire_read_cb(p->wire, p);
+    if (evbuffer_get_length(ptk_sock_in(p->wire)))
+        wire_read(p, p->wire);
+    else
+        after_io(p);
     return !p->closing;
 }
 
 void ptk_pair_attach_app(struct ptk_pair *p, struct bufferevent *bev)
 {
-    p->app = bev;
+    p->app_bev = bev;
+}
+
+/* Convert the role's app bufferevent into the relay's socket. */
+static bool take_app(struct ptk_pair *p)
+{
+    if (p->app)
+        return true;
+    struct bufferevent *bev = p->app_bev;
+    p->app = make_sock(p, bev);
+    if (!p->app)
+        return false;
+    p->app_bev = NULL;
+    return true;
 }
 
 void ptk_pair_app_ready(struct ptk_pair *p)
 {
     if (p->closing)
         return;
+    if (!take_app(p)) {
+        ptk_pair_close(p);
+        return;
+    }
     p->app_ready = true;
     evtimer_del(p->deadline);
-    struct evbuffer *out = bufferevent_get_output(p->app);
-    evbuffer_add_buffer(out, p->app_pending);
-    bufferevent_setcb(p->app, app_read_cb, write_cb, event_cb, p);
-    bufferevent_setwatermark(p->app, EV_READ, 0, p->io->high_water);
-    bufferevent_setwatermark(p->app, EV_WRITE, p->io->high_water / 2, 0);
-    bufferevent_enable(p->app, EV_READ | EV_WRITE);
+    evbuffer_add_buffer(ptk_sock_out(p->app), p->app_pending);
+    ptk_sock_set_reading(p->app, true);
     /* Bytes the app sent early (after its SOCKS request or tor's OKAY). */
     pump_app_to_wire(p);
     pump_wire_to_app(p);
@@ -490,17 +550,21 @@ void ptk_pair_close_after_flush(struct ptk_pair *p)
 {
     if (p->closing)
         return;
-    if (!p->app || evbuffer_get_length(bufferevent_get_output(p->app)) == 0) {
+    if (!p->app && !p->app_bev) {
+        ptk_pair_close(p);
+        return;
+    }
+    if (!take_app(p)) {
         ptk_pair_close(p);
         return;
     }
     p->close_after_flush = true;
     if (p->wire)
-        bufferevent_disable(p->wire, EV_READ);
-    bufferevent_disable(p->app, EV_READ);
-    bufferevent_setcb(p->app, NULL, write_cb, event_cb, p);
-    bufferevent_setwatermark(p->app, EV_WRITE, 0, 0);
-    bufferevent_enable(p->app, EV_WRITE);
+        ptk_sock_set_reading(p->wire, false);
+    ptk_sock_set_reading(p->app, false);
+    ptk_sock_flush(p->app);
+    if (evbuffer_get_length(ptk_sock_out(p->app)) == 0)
+        ptk_pair_close(p);
 }
 
 void ptk_io_close_all(struct ptk_io *io)

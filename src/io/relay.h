@@ -26,6 +26,7 @@
 #include <event2/event.h>
 
 #include "io/io.h"
+#include "io/sock.h"
 #include "ptkit/transport.h"
 
 struct ptk_pair;
@@ -44,8 +45,9 @@ struct ptk_pair {
     void *tconn; /* transport connection state (NULL until created) */
     bool is_server;
 
-    struct bufferevent *wire;
-    struct bufferevent *app;
+    struct ptk_sock *wire;
+    struct bufferevent *app_bev; /* the app side while the role sets it up (SOCKS, ExtORPort) */
+    struct ptk_sock *app;        /* the app side once relaying (or flushing a last reply) */
     bool app_ready;
     struct evbuffer *app_pending; /* decoded bytes waiting for the app side */
 
@@ -80,11 +82,11 @@ struct ptk_pair {
 /* A new pair (counted in io->n_pairs) with its setup deadline armed. */
 struct ptk_pair *ptk_pair_new(struct ptk_io *io, const struct ptk_transport_ops *ops,
                               const char *transport_name, bool is_server);
-/* Take ownership of the connected wire bufferevent and start reading it. */
+/* Take over the connected wire bufferevent (as a relay socket) and start reading it. */
 void ptk_pair_attach_wire(struct ptk_pair *p, struct bufferevent *bev);
 /* Call the transport's start (p->tconn must be set). False if the pair closed. */
 bool ptk_pair_start(struct ptk_pair *p);
-/* Take ownership of the app bufferevent (its callbacks stay the role's until app_ready). */
+/* Take ownership of the app bufferevent (the role uses it until app_ready). */
 void ptk_pair_attach_app(struct ptk_pair *p, struct bufferevent *bev);
 /* The app side may now receive relayed bytes: flush pending, relay both ways. */
 void ptk_pair_app_ready(struct ptk_pair *p);

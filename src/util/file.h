@@ -24,6 +24,8 @@ int ptk_file_write_atomic(const char *path, const void *data, size_t len, mode_t
  * An existing directory is fine. PTK_EIO/PTK_EINVAL with *why and errno.
  */
 int ptk_mkdir_p(const char *dir, const char **why);
+/* Remove a directory tree (no symlinks followed). Errors are ignored. */
+void ptk_rm_rf(const char *path);
 /* Join dir and name with exactly one '/' into out. PTK_ETOOBIG if it does not fit. */
 int ptk_path_join(char *out, size_t n, const char *dir, const char *name);
 

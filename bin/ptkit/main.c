@@ -3,6 +3,7 @@
  * tor runs it from ClientTransportPlugin/ServerTransportPlugin) it is a
  * managed pluggable transport.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@ static const struct {
     {"client", cmd_client, "run a client transport without tor (SOCKS or fixed tunnel)"},
     {"server", cmd_server, "run a server transport without tor"},
     {"host", cmd_host, "launch PTs as tor does and tunnel TCP through them (doc/host.md)"},
+    {"check", cmd_check, "run a managed PT through the conformance cases (doc/conformance.md)"},
     {"bench", cmd_bench, "measure PTs side by side (throughput, handshakes, memory, CPU)"},
     {"keygen", cmd_keygen, "create or read a server identity; print its bridge line"},
     {"version", cmd_version, "print the version and the transports"},
@@ -38,6 +40,13 @@ int cmd_help(int argc, char **argv, char **envp)
 
 int main(int argc, char **argv, char **envp)
 {
+    /*
+     * The relay allocates and frees buffer chunks of tens of KiB at a high
+     * rate; glibc's default thresholds hand such memory back to the kernel
+     * (and fault it in again) all the time. Keep up to 16 MiB of free heap.
+     */
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 16 << 20);
     if (argc >= 2 && argv[1][0] != '-') {
         for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
             if (strcmp(argv[1], commands[i].name) == 0)

@@ -2,6 +2,7 @@
 #include "crypto/crypto.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "ptkit/error.h"
 
@@ -27,6 +28,65 @@ uint32_t ptk_random_uniform(uint32_t upper)
 {
     ensure_init();
     return randombytes_uniform(upper);
+}
+
+/*
+ * Per-thread fast generator: buf = ChaCha20(key, nonce 0); the first 32 bytes
+ * become the next key at once (fast key erasure), the rest is output.
+ */
+#define FAST_BUF 512
+static __thread struct {
+    uint8_t key[32];
+    uint8_t buf[FAST_BUF];
+    size_t pos;
+    bool seeded;
+} fast;
+
+static void fast_refill(void)
+{
+    static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+    if (!fast.seeded) {
+        ptk_random(fast.key, sizeof(fast.key));
+        fast.seeded = true;
+    }
+    crypto_stream_chacha20(fast.buf, FAST_BUF, nonce, fast.key);
+    memcpy(fast.key, fast.buf, 32);
+    sodium_memzero(fast.buf, 32);
+    fast.pos = 32;
+}
+
+void ptk_random_fast(void *p, size_t n)
+{
+    uint8_t *out = p;
+    if (n > FAST_BUF) {
+        /* bulk: a keystream under a key used once, then a fresh key */
+        static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+        uint8_t k[32];
+        ptk_random_fast(k, sizeof(k));
+        crypto_stream_chacha20(out, n, nonce, k);
+        sodium_memzero(k, sizeof(k));
+        return;
+    }
+    while (n > 0) {
+        if (fast.pos >= FAST_BUF || !fast.seeded)
+            fast_refill();
+        size_t take = FAST_BUF - fast.pos < n ? FAST_BUF - fast.pos : n;
+        memcpy(out, fast.buf + fast.pos, take);
+        sodium_memzero(fast.buf + fast.pos, take);
+        fast.pos += take;
+        out += take;
+        n -= take;
+    }
+}
+
+uint32_t ptk_random_fast_uniform(uint32_t upper)
+{
+    /* rejection sampling: no modulo bias */
+    uint32_t limit = (uint32_t)(-upper) % upper, v;
+    do
+        ptk_random_fast(&v, sizeof(v));
+    while (v < limit);
+    return v % upper;
 }
 
 void ptk_hmac_sha256_init(ptk_hmac_sha256_ctx *c, const uint8_t *key, size_t keylen)

@@ -21,6 +21,14 @@ int ptk_crypto_init(void);
 void ptk_random(void *p, size_t n);
 /* Uniform integer in [0, upper) (upper > 0). */
 uint32_t ptk_random_uniform(uint32_t upper);
+/*
+ * The same from a per-thread ChaCha20 generator keyed from the OS, with fast
+ * key erasure: for the high-volume, per-connection randomness (padding
+ * bytes and lengths, ephemeral key seeds) where a system call per draw would
+ * cost more than the handshake. Long-term secrets use ptk_random.
+ */
+void ptk_random_fast(void *p, size_t n);
+uint32_t ptk_random_fast_uniform(uint32_t upper);
 
 typedef crypto_auth_hmacsha256_state ptk_hmac_sha256_ctx;
 void ptk_hmac_sha256_init(ptk_hmac_sha256_ctx *c, const uint8_t *key, size_t keylen);

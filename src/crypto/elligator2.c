@@ -192,7 +192,7 @@ void ptk_elligator2_keygen(uint8_t priv[32], uint8_t pub[32], uint8_t repr[32])
 {
     uint8_t seed[32], digest[64];
     for (;;) {
-        ptk_random(seed, sizeof(seed));
+        ptk_random_fast(seed, sizeof(seed));
         crypto_hash_sha512(digest, seed, sizeof(seed));
         memcpy(priv, digest, 32);
         if (ptk_elligator2_pub_repr(pub, repr, priv, digest[63]))

@@ -86,7 +86,7 @@ int ptk_probdist_sample_with(const struct ptk_probdist *w, int i, double coin)
 static int64_t csprng_src(void *ud)
 {
     uint64_t v;
-    ptk_random(&v, sizeof(v));
+    ptk_random_fast(&v, sizeof(v));
     return (int64_t)(v >> 1);
 }
 

@@ -154,7 +154,7 @@ static int obfs2_start(void *conn, struct ptk_xfer *x)
     hdr[5] = (uint8_t)(padlen >> 16);
     hdr[6] = (uint8_t)(padlen >> 8);
     hdr[7] = (uint8_t)padlen;
-    ptk_random(hdr + OBFS2_HDR_LEN, padlen);
+    ptk_random_fast(hdr + OBFS2_HDR_LEN, padlen);
     if ((r = ptk_aes_ctr_xor(&c->tx, hdr, hdr, OBFS2_HDR_LEN + padlen)) != PTK_OK)
         return r;
     x->wire->commit(x->wire->ud, total);

@@ -116,7 +116,7 @@ static int obfs3_start(void *conn, struct ptk_xfer *x)
     if (!p)
         return PTK_ENOMEM;
     memcpy(p, pub, PTK_UDH_LEN);
-    ptk_random(p + PTK_UDH_LEN, padlen);
+    ptk_random_fast(p + PTK_UDH_LEN, padlen);
     x->wire->commit(x->wire->ud, PTK_UDH_LEN + padlen);
     x->timer_us = (int64_t)OBFS3_HS_TIMEOUT_S * 1000000;
     return PTK_OK;
@@ -229,7 +229,7 @@ static int obfs3_encode(void *conn, const uint8_t *in, size_t len, size_t *used,
     if (!p)
         return PTK_ENOMEM;
     if (head) {
-        ptk_random(p, padlen);
+        ptk_random_fast(p, padlen);
         memcpy(p + padlen, c->tx_magic, OBFS3_MAGIC_LEN);
     }
     int r = ptk_aes_ctr_xor(&c->tx, p + head, in, n);

@@ -21,6 +21,7 @@
 #include "transport/obfs4.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 #include "crypto/drbg.h"
 #include "crypto/elligator2.h"
 #include "crypto/gorand.h"
+#include "crypto/keypool.h"
 #include "crypto/ntor.h"
 #include "crypto/probdist.h"
 #include "proto/obfs4_state.h"
@@ -74,7 +76,33 @@ struct obfs4_server {
     struct ptk_probdist lendist;
     struct ptk_probdist iatdist;
     struct obfs4_replay *replay;
+    struct ptk_keypool *keys; /* session keys made ahead of time */
 };
+
+/*
+ * Padding/delay tables for one seed. Every client connection to a bridge
+ * gets the bridge's seed and builds the same tables (a 1449-value Go
+ * rand.Perm over the hash DRBG: thousands of SipHash blocks), so the client
+ * instance keeps recent ones, shared read-only and reference-counted.
+ */
+struct dists {
+    uint8_t seed[PTK_DRBG_SEED_LEN];
+    struct ptk_probdist len, iat;
+    bool has_iat;
+    bool cached; /* owned by the cache (else by the one connection using it) */
+    int refs;
+};
+
+#define DIST_CACHE 8
+
+/* The client instance: a key pool and the table cache. */
+struct obfs4_client {
+    struct ptk_keypool *keys;
+    pthread_mutex_t mu;
+    struct dists *cache[DIST_CACHE];
+};
+
+#define KEYPOOL_SIZE 64
 
 struct client_hs {
     uint8_t node_id[PTK_NTOR_NODEID_LEN];
@@ -98,9 +126,10 @@ struct obfs4_conn {
     uint8_t y[32], Y[32], Yrepr[32];
     uint64_t start_ms;
     struct obfs4_framer enc, dec;
-    const struct ptk_probdist *lendist; /* server: shared; client: own */
+    const struct ptk_probdist *lendist; /* server: the bridge's; client: from `dists` */
     const struct ptk_probdist *iatdist;
-    struct ptk_probdist *own_len, *own_iat; /* client tables (replaced by the server's seed) */
+    struct obfs4_client *cl; /* client role: the instance (may be NULL in tests) */
+    struct dists *dists;     /* client role: current tables (NULL until needed) */
     uint8_t *stage;                  /* iat modes: framed bytes waiting to be sent */
     size_t stage_len, stage_off, stage_cap;
 };
@@ -129,17 +158,98 @@ static void hmac16(uint8_t out[16], const uint8_t *key, size_t keylen, const uin
 /* Uniform integer in [lo, hi] from the CSPRNG. */
 static int rand_range(int lo, int hi)
 {
-    return lo + (int)ptk_random_uniform((uint32_t)(hi - lo + 1));
+    return lo + (int)ptk_random_fast_uniform((uint32_t)(hi - lo + 1));
 }
 
-static void set_dists_from_seed(struct obfs4_conn *c, const uint8_t seed[PTK_DRBG_SEED_LEN])
+static struct dists *dists_build(const uint8_t seed[PTK_DRBG_SEED_LEN], bool iat)
 {
-    ptk_probdist_init(c->own_len, seed, 0, OBFS4_MAX_SEGMENT, false);
-    if (c->own_iat) {
+    struct dists *d = malloc(sizeof(*d));
+    if (!d)
+        return NULL;
+    memcpy(d->seed, seed, PTK_DRBG_SEED_LEN);
+    ptk_probdist_init(&d->len, seed, 0, OBFS4_MAX_SEGMENT, false);
+    d->has_iat = iat;
+    if (iat) {
         uint8_t iat_seed[32];
         ptk_sha256(seed, PTK_DRBG_SEED_LEN, iat_seed);
-        ptk_probdist_init(c->own_iat, iat_seed, 0, MAX_IAT_DELAY, false);
+        ptk_probdist_init(&d->iat, iat_seed, 0, MAX_IAT_DELAY, false);
     }
+    d->cached = false;
+    d->refs = 1;
+    return d;
+}
+
+/* Tables for seed: from the cache when possible. */
+static struct dists *dists_get(struct obfs4_client *cl, const uint8_t seed[PTK_DRBG_SEED_LEN],
+                               bool iat, bool cache)
+{
+    if (!cl || !cache)
+        return dists_build(seed, iat);
+    pthread_mutex_lock(&cl->mu);
+    for (int i = 0; i < DIST_CACHE; i++) {
+        struct dists *d = cl->cache[i];
+        if (d && (d->has_iat || !iat) && memcmp(d->seed, seed, PTK_DRBG_SEED_LEN) == 0) {
+            d->refs++;
+            pthread_mutex_unlock(&cl->mu);
+            return d;
+        }
+    }
+    pthread_mutex_unlock(&cl->mu);
+    struct dists *d = dists_build(seed, iat); /* built unlocked: other connections go on */
+    if (!d)
+        return NULL;
+    pthread_mutex_lock(&cl->mu);
+    for (int i = 0; i < DIST_CACHE; i++) {
+        struct dists *old = cl->cache[i];
+        if (old && old->refs > 0)
+            continue;
+        free(old);
+        cl->cache[i] = d;
+        d->cached = true;
+        d->refs++; /* the cache's own reference */
+        break;
+    }
+    pthread_mutex_unlock(&cl->mu);
+    return d;
+}
+
+static void dists_put(struct obfs4_client *cl, struct dists *d)
+{
+    if (!d)
+        return;
+    if (cl)
+        pthread_mutex_lock(&cl->mu);
+    bool gone = --d->refs == 0;
+    if (cl)
+        pthread_mutex_unlock(&cl->mu);
+    if (gone)
+        free(d);
+}
+
+static int set_dists(struct obfs4_conn *c, const uint8_t seed[PTK_DRBG_SEED_LEN], bool cache)
+{
+    struct dists *d = dists_get(c->cl, seed, c->iat_mode != IAT_NONE, cache);
+    if (!d)
+        return PTK_ENOMEM;
+    dists_put(c->cl, c->dists);
+    c->dists = d;
+    c->lendist = &d->len;
+    c->iatdist = d->has_iat ? &d->iat : NULL;
+    return PTK_OK;
+}
+
+/*
+ * A client writes before the bridge's seed arrived only if a server never
+ * sends it: then it uses tables from a random seed of its own, as
+ * obfs4proxy starts out with.
+ */
+static int ensure_dists(struct obfs4_conn *c)
+{
+    if (c->lendist)
+        return PTK_OK;
+    uint8_t seed[PTK_DRBG_SEED_LEN];
+    ptk_random_fast(seed, sizeof(seed));
+    return set_dists(c, seed, false);
 }
 
 /* ---------- cert and args ---------- */
@@ -310,6 +420,7 @@ static void obfs4_server_free(void *p)
     if (!s)
         return;
     obfs4_replay_free(s->replay);
+    ptk_keypool_free(s->keys);
     ptk_memzero(s, sizeof(*s));
     free(s);
 }
@@ -340,7 +451,8 @@ static int obfs4_server_setup(const struct ptk_transport_cfg *cfg, void **out,
         goto out;
 
     s = calloc(1, sizeof(*s));
-    if (!s || !(s->replay = obfs4_replay_new(REPLAY_TTL_S, REPLAY_MAX))) {
+    if (!s || !(s->replay = obfs4_replay_new(REPLAY_TTL_S, REPLAY_MAX)) ||
+        !(s->keys = ptk_keypool_new(KEYPOOL_SIZE, true))) {
         snprintf(err, errlen, "out of memory");
         r = PTK_ENOMEM;
         goto out;
@@ -390,14 +502,39 @@ static void obfs4_conn_free(void *p)
         ptk_memzero(c->hs, sizeof(*c->hs));
         free(c->hs);
     }
-    free(c->own_len);
-    free(c->own_iat);
+    dists_put(c->cl, c->dists);
     if (c->stage) {
         ptk_memzero(c->stage, c->stage_cap);
         free(c->stage);
     }
     obfs4_framer_wipe(&c->enc);
     obfs4_framer_wipe(&c->dec);
+    free(c);
+}
+
+static int obfs4_client_setup(const struct ptk_transport_cfg *cfg, void **out, char *err,
+                              size_t errlen)
+{
+    struct obfs4_client *c = calloc(1, sizeof(*c));
+    if (!c || !(c->keys = ptk_keypool_new(KEYPOOL_SIZE, true))) {
+        free(c);
+        snprintf(err, errlen, "out of memory");
+        return PTK_ENOMEM;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    *out = c;
+    return PTK_OK;
+}
+
+static void obfs4_client_free(void *p)
+{
+    struct obfs4_client *c = p;
+    if (!c)
+        return;
+    ptk_keypool_free(c->keys);
+    for (int i = 0; i < DIST_CACHE; i++)
+        dists_put(NULL, c->cache[i]); /* connections are gone: only the cache's refs remain */
+    pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
@@ -439,25 +576,23 @@ static int obfs4_client_new(void *client, const struct ptk_kvlist *args, void **
         return PTK_EINVAL;
     }
     struct obfs4_conn *c = calloc(1, sizeof(*c));
-    if (!c || !(c->hs = calloc(1, sizeof(*c->hs))) ||
-        !(c->own_len = malloc(sizeof(*c->own_len))) ||
-        (iat != IAT_NONE && !(c->own_iat = malloc(sizeof(*c->own_iat))))) {
+    if (!c || !(c->hs = calloc(1, sizeof(*c->hs)))) {
         obfs4_conn_free(c);
         snprintf(err, errlen, "out of memory");
         return PTK_ENOMEM;
     }
     c->iat_mode = iat;
     /* the session key before dialing, as obfs4proxy makes it when parsing args */
-    ptk_elligator2_keygen(c->hs->x, c->hs->X, c->hs->repr);
+    struct obfs4_client *cl = client;
+    if (cl && cl->keys)
+        ptk_keypool_take(cl->keys, c->hs->x, c->hs->X, c->hs->repr);
+    else
+        ptk_elligator2_keygen(c->hs->x, c->hs->X, c->hs->repr);
     memcpy(c->hs->node_id, node_id, 20);
     memcpy(c->hs->B, pub, 32);
     memcpy(c->hs->mac_key, pub, 32);
     memcpy(c->hs->mac_key + 32, node_id, 20);
-    uint8_t seed[PTK_DRBG_SEED_LEN];
-    ptk_random(seed, sizeof(seed));
-    set_dists_from_seed(c, seed);
-    c->lendist = c->own_len;
-    c->iatdist = c->own_iat;
+    c->cl = cl;
     *out = c;
     return PTK_OK;
 }
@@ -494,7 +629,7 @@ static int obfs4_start(void *conn, struct ptk_xfer *x)
     if (!p)
         return PTK_ENOMEM;
     memcpy(p, hs->repr, REPR_LEN);
-    ptk_random(p + REPR_LEN, (size_t)padlen);
+    ptk_random_fast(p + REPR_LEN, (size_t)padlen);
     hmac16(p + REPR_LEN + padlen, hs->mac_key, sizeof(hs->mac_key), hs->repr, REPR_LEN, NULL, 0);
     epoch_hour(x->unix_time, 0, hs->epoch, sizeof(hs->epoch), &hs->epoch_len);
     hmac16(p + REPR_LEN + padlen + MARK_LEN, hs->mac_key, sizeof(hs->mac_key), p,
@@ -572,7 +707,7 @@ static int server_handshake(struct obfs4_conn *c, const uint8_t *in, size_t len,
         return PTK_ENOMEM;
     memcpy(p, repr, REPR_LEN);
     memcpy(p + REPR_LEN, auth, AUTH_LEN);
-    ptk_random(p + REPR_LEN + AUTH_LEN, (size_t)padlen);
+    ptk_random_fast(p + REPR_LEN + AUTH_LEN, (size_t)padlen);
     size_t off = REPR_LEN + AUTH_LEN + (size_t)padlen;
     hmac16(p + off, s->mac_key, sizeof(s->mac_key), repr, REPR_LEN, NULL, 0);
     hmac16(p + off + MARK_LEN, s->mac_key, sizeof(s->mac_key), p, off + MARK_LEN, epoch,
@@ -657,7 +792,11 @@ static int decode_frames(struct obfs4_conn *c, const uint8_t *in, size_t len, si
                 return r;
             }
         } else if (pkt[0] == OBFS4_PACKET_PRNG_SEED && !c->server && plen == PTK_DRBG_SEED_LEN) {
-            set_dists_from_seed(c, pkt + OBFS4_PACKET_OVERHEAD);
+            int rs = set_dists(c, pkt + OBFS4_PACKET_OVERHEAD, true);
+            if (rs != PTK_OK) {
+                *used = off;
+                return rs;
+            }
         }
         /* other packet types are ignored, as obfs4proxy does */
     }
@@ -791,6 +930,9 @@ static int obfs4_encode(void *conn, const uint8_t *in, size_t len, size_t *used,
         return c->state == ST_FAILED ? PTK_EPROBE : PTK_OK; /* wait for the handshake */
     if (c->stage || len == 0)
         return PTK_OK; /* the previous burst is still being paced out, or nothing to send */
+    int rd = ensure_dists(c);
+    if (rd != PTK_OK)
+        return rd;
     size_t n = len < BATCH_MAX ? len : BATCH_MAX;
     size_t room = batch_room(n);
     if (c->iat_mode == IAT_NONE) {
@@ -831,8 +973,8 @@ const struct ptk_transport_ops ptk_transport_obfs4 = {
     .flags = 0,
     .server_setup = obfs4_server_setup,
     .server_free = obfs4_server_free,
-    .client_setup = NULL,
-    .client_free = NULL,
+    .client_setup = obfs4_client_setup,
+    .client_free = obfs4_client_free,
     .client_new = obfs4_client_new,
     .server_new = obfs4_server_new,
     .conn_free = obfs4_conn_free,

@@ -763,7 +763,7 @@ static int client_send_ticket(struct scramblesuit_conn *c, const struct ptk_ss_t
     int r = install_keys(c, &k);
     if (r == PTK_OK) {
         memcpy(p, t->ticket, TICKET);
-        ptk_random(p + TICKET, padlen);
+        ptk_random_fast(p + TICKET, padlen);
         hmac128(p + TICKET + padlen, k.send_hmac, 32, t->ticket, TICKET, NULL, 0);
         epoch_hour(x->unix_time, 0, c->epoch, &c->epoch_len);
         hmac128(p + TICKET + padlen + MARK, k.send_hmac, 32, p, TICKET + padlen + MARK, c->epoch,
@@ -786,7 +786,7 @@ static int client_send_udh(struct scramblesuit_conn *c, struct ptk_xfer *x)
     if (!p)
         return PTK_ENOMEM;
     memcpy(p, c->pub, PUB);
-    ptk_random(p + PUB, padlen);
+    ptk_random_fast(p + PUB, padlen);
     hmac128(p + PUB + padlen, c->password, PWLEN, c->pub, PUB, NULL, 0);
     epoch_hour(x->unix_time, 0, c->epoch, &c->epoch_len);
     hmac128(p + PUB + padlen + MARK, c->password, PWLEN, p, PUB + padlen + MARK, c->epoch,
@@ -882,7 +882,7 @@ static int server_welcome(struct scramblesuit_conn *c, const struct scramblesuit
         return PTK_ENOMEM;
     if (y_pub) {
         memcpy(p, y_pub, PUB);
-        ptk_random(p + PUB, padlen);
+        ptk_random_fast(p + PUB, padlen);
         hmac128(p + PUB + padlen, s->password, PWLEN, y_pub, PUB, NULL, 0);
         hmac128(p + PUB + padlen + MARK, s->password, PWLEN, p, PUB + padlen + MARK, epoch,
                 epoch_len);

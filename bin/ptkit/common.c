@@ -17,6 +17,8 @@ const char cmd_common_help[] =
     "  --log-file FILE     log here instead of stderr\n"
     "  --unsafe-logging    log client IP addresses (scrubbed by default)\n"
     "  --max-conns N       refuse connections beyond N open pairs (default: no limit)\n"
+    "  --workers N         event loops (threads) for thread-safe transports (default: one per\n"
+    "                      CPU; also ServerTransportOptions NAME workers=N)\n"
     "  (obfs4proxy's -enableLogging -logLevel LEVEL -unsafeLogging are accepted too)\n";
 
 void cmd_common_defaults(struct ptk_pt_opts *o)
@@ -63,6 +65,17 @@ int cmd_common_opt(int argc, char **argv, int *i, struct ptk_pt_opts *o)
     }
     if (strcmp(a, "-enableLogging") == 0)
         return 1; /* we always log; the level decides how much */
+    if (strcmp(a, "--workers") == 0) {
+        uint64_t n;
+        if (!(v = value(argc, argv, i)))
+            return -1;
+        if (ptk_parse_u64(v, strlen(v), 1, 64, &n) != PTK_OK) {
+            fprintf(stderr, "ptkit: --workers: \"%s\" is not a number from 1 to 64\n", v);
+            return -1;
+        }
+        o->workers = (unsigned)n;
+        return 1;
+    }
     if (strcmp(a, "--max-conns") == 0) {
         uint64_t n;
         if (!(v = value(argc, argv, i)))

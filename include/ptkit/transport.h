@@ -74,6 +74,7 @@ struct ptk_transport_cfg {
 };
 
 #define PTK_TRANSPORT_PASSTHROUGH 0x1 /* encode/decode are the identity: relay may skip them */
+#define PTK_TRANSPORT_THREADSAFE 0x2  /* instances may serve connections on several threads */
 
 struct ptk_transport_ops {
     const char *name;

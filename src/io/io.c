@@ -16,6 +16,7 @@ void ptk_io_init(struct ptk_io *io, struct event_base *base, const struct ptk_lo
     io->log = log;
     io->setup_timeout_ms = 60000;
     io->high_water = 256 * 1024;
+    io->id_stride = 1;
 }
 
 void ptk_io_free(struct ptk_io *io)
@@ -33,12 +34,16 @@ void ptk_io_free(struct ptk_io *io)
 
 void ptk_io_pair_added(struct ptk_io *io)
 {
+    if (io->limit)
+        atomic_fetch_add(&io->limit->n, 1);
     io->n_pairs++;
     io->n_total++;
 }
 
 void ptk_io_pair_removed(struct ptk_io *io)
 {
+    if (io->limit)
+        atomic_fetch_sub(&io->limit->n, 1);
     io->n_pairs--;
     if (io->draining && io->n_pairs == 0 && io->on_drained)
         io->on_drained(io->drained_ud);

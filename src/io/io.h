@@ -9,6 +9,7 @@
 #ifndef PTK_IO_IO_H
 #define PTK_IO_IO_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,12 @@
 #include "ptkit/log.h"
 
 struct evdns_base;
+
+/* A connection limit shared by several io contexts (worker threads). */
+struct ptk_conn_limit {
+    atomic_size_t n;
+    size_t max; /* 0: no limit */
+};
 
 struct ptk_io {
     struct event_base *base;      /* not owned */
@@ -33,6 +40,7 @@ struct ptk_io {
 
     /* Limits and timeouts. */
     size_t max_conns;       /* 0: no limit */
+    struct ptk_conn_limit *limit; /* if set, counts and limits pairs across contexts */
     unsigned setup_timeout_ms;  /* SOCKS + dial + handshake must finish within this */
     size_t high_water;      /* per-direction buffered bytes before reading pauses */
 
@@ -42,6 +50,7 @@ struct ptk_io {
     struct event *sigchld;
     size_t n_pairs;
     size_t n_total; /* connections accepted since start */
+    unsigned id_stride, id_offset; /* pair ids: n_total * stride + offset (workers) */
     bool draining;
     void (*on_drained)(void *ud);
     void *drained_ud;

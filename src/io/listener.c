@@ -26,11 +26,13 @@ static void accept_cb(struct evconnlistener *lev, evutil_socket_t fd, struct soc
         close(fd);
         return;
     }
-    if (io->max_conns && io->n_pairs >= io->max_conns) {
+    size_t max = io->limit ? io->limit->max : io->max_conns;
+    size_t now = io->limit ? atomic_load(&io->limit->n) : io->n_pairs;
+    if (max && now >= max) {
         if (l->refused++ % 1000 == 0)
             ptk_log(io->log, PTK_LOG_WARNING,
                     "%s: connection limit (%zu) reached; refusing new connections",
-                    l->cfg.transport_name, io->max_conns);
+                    l->cfg.transport_name, max);
         close(fd);
         return;
     }
@@ -103,6 +105,10 @@ int ptk_listener_open(struct ptk_io *io, enum ptk_listener_role role,
     }
     int one = 1;
     (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (cfg->reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+        *why = "SO_REUSEPORT failed";
+        goto out;
+    }
     if (family == AF_INET6)
         (void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, (const struct sockaddr *)&cfg->listen, cfg->listen_len) != 0) {

@@ -32,6 +32,7 @@ struct ptk_listener_cfg {
     void *instance; /* from server_setup / client_setup (may be NULL) */
     struct sockaddr_storage listen;
     socklen_t listen_len;
+    bool reuseport; /* SO_REUSEPORT: one listener per worker on the same address */
 
     /* client role */
     bool fixed;                 /* no SOCKS: tunnel to fixed_host:fixed_port */

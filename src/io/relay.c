@@ -132,7 +132,7 @@ struct ptk_pair *ptk_pair_new(struct ptk_io *io, const struct ptk_transport_ops 
     struct timeval tv = {io->setup_timeout_ms / 1000, (io->setup_timeout_ms % 1000) * 1000};
     evtimer_add(p->deadline, &tv);
     ptk_io_pair_added(io);
-    p->id = io->n_total;
+    p->id = (uint64_t)io->n_total * io->id_stride + io->id_offset;
     p->next = io->pairs;
     if (io->pairs)
         io->pairs->prev = p;

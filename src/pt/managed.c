@@ -63,16 +63,15 @@ static int start_client(struct ptk_runner *r, const struct ptk_env *env,
     sin->sin_family = AF_INET;
     sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     cfg.listen_len = sizeof(*sin);
-    struct ptk_listener *l = NULL;
+    struct sockaddr_storage bound;
     const char *why = "";
-    if (ptk_listener_open(&r->io, PTK_ROLE_CLIENT, &cfg, &l, &why) != PTK_OK) {
+    if (ptk_runner_listen(r, PTK_ROLE_CLIENT, &cfg, &bound, &why) != PTK_OK) {
         char msg[256];
         snprintf(msg, sizeof(msg), "%s: %s", why, strerror(errno));
         ptk_runner_say(r, ptk_msg_cmethod_error(&r->line, ops->name, msg));
         return 0;
     }
-    ptk_runner_add_listener(r, l);
-    ptk_runner_say(r, ptk_msg_cmethod(&r->line, ops->name, "socks5", (struct sockaddr *)&l->bound));
+    ptk_runner_say(r, ptk_msg_cmethod(&r->line, ops->name, "socks5", (struct sockaddr *)&bound));
     return 1;
 }
 
@@ -165,18 +164,53 @@ static int start_server(struct ptk_runner *r, const struct ptk_env *env, struct 
         cfg.target = env->orport;
         cfg.target_len = env->orport_len;
     }
-    struct ptk_listener *l = NULL;
+    struct sockaddr_storage bound;
     const char *why = "";
-    if (ptk_listener_open(&r->io, PTK_ROLE_SERVER, &cfg, &l, &why) != PTK_OK) {
+    if (ptk_runner_listen(r, PTK_ROLE_SERVER, &cfg, &bound, &why) != PTK_OK) {
         char msg[300], a[PTK_ADDRSTRLEN] = "?";
         ptk_addr_format((struct sockaddr *)&ba->addr, a, sizeof(a));
         snprintf(msg, sizeof(msg), "%s %s: %s", why, a, strerror(errno));
         ptk_runner_say(r, ptk_msg_smethod_error(&r->line, name, msg));
         return 0;
     }
-    ptk_runner_add_listener(r, l);
-    ptk_runner_say(r, ptk_msg_smethod(&r->line, name, (struct sockaddr *)&l->bound, &ss->args));
+    ptk_runner_say(r, ptk_msg_smethod(&r->line, name, (struct sockaddr *)&bound, &ss->args));
     return 1;
+}
+
+/*
+ * Event loops: --workers, else a `workers=N` server transport option, else
+ * one per CPU; a single one if any transport in use is not thread-safe.
+ */
+static void choose_workers(struct ptk_runner *r, const struct ptk_env *env,
+                           const struct server_setup *ss, size_t n_ss, const struct ptk_pt_opts *o)
+{
+    unsigned want = o->workers;
+    bool safe = true;
+    for (size_t i = 0; i < n_ss; i++) {
+        safe &= (ss[i].ops->flags & PTK_TRANSPORT_THREADSAFE) != 0;
+        const struct ptk_kvlist *kv = ptk_server_options_get(&env->server_options,
+                                                             ss[i].ops->name);
+        const char *w = kv ? ptk_kvlist_get(kv, "workers") : NULL;
+        uint64_t v;
+        if (!want && w && ptk_parse_u64(w, strlen(w), 1, PTK_WORKERS_MAX, &v) == PTK_OK)
+            want = (unsigned)v;
+    }
+    for (size_t i = 0; i < env->n_client_transports; i++) {
+        const struct ptk_transport_ops *ops = ptk_transport_find(env->client_transports[i]);
+        if (ops)
+            safe &= (ops->flags & PTK_TRANSPORT_THREADSAFE) != 0;
+        else if (strcmp(env->client_transports[i], "*") == 0)
+            for (size_t k = 0; (ops = ptk_transport_at(k)) != NULL; k++)
+                safe &= (ops->flags & PTK_TRANSPORT_THREADSAFE) != 0;
+    }
+    if (!want)
+        want = ptk_runner_default_workers();
+    if (!safe && want > 1) {
+        ptk_log(&r->log.logger, PTK_LOG_INFO,
+                "a transport in use is not thread-safe: using one event loop");
+        want = 1;
+    }
+    ptk_runner_set_workers(r, want);
 }
 
 int ptk_pt_managed(char *const envp[], const struct ptk_pt_opts *o)
@@ -239,6 +273,7 @@ int ptk_pt_managed(char *const envp[], const struct ptk_pt_opts *o)
     r.io.has_bind_v6 = env.has_outbound_v6;
     r.io.bind_v6 = env.outbound_v6;
 
+    choose_workers(&r, &env, ss, n_ss, o);
     if (env.client) {
         if (env.proxy_error[0]) {
             ptk_runner_say(&r, ptk_msg_proxy_error(&r.line, env.proxy_error));
@@ -250,6 +285,7 @@ int ptk_pt_managed(char *const envp[], const struct ptk_pt_opts *o)
             env.proxy.scheme = PTK_PROXY_NONE;
             ptk_runner_say(&r, ptk_msg_proxy_done(&r.line));
         }
+        ptk_runner_sync_io(&r);
         for (size_t i = 0; i < env.n_client_transports; i++) {
             const char *name = env.client_transports[i];
             if (strcmp(name, "*") == 0) {
@@ -269,6 +305,7 @@ int ptk_pt_managed(char *const envp[], const struct ptk_pt_opts *o)
         ptk_runner_say(&r, ptk_msg_cmethods_done(&r.line));
     }
     if (env.server) {
+        ptk_runner_sync_io(&r);
         for (size_t i = 0; i < n_ss; i++)
             n_ok += start_server(&r, &env, &ss[i]);
         ptk_runner_say(&r, ptk_msg_smethods_done(&r.line));

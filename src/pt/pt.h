@@ -21,6 +21,7 @@ struct ptk_pt_opts {
     const char *log_file;     /* NULL: stderr */
     int out_fd;               /* protocol lines (managed) / announcements (standalone) */
     size_t max_conns;         /* 0: unlimited */
+    unsigned workers;         /* event loops; 0: one per CPU (for thread-safe transports) */
 };
 
 /* Managed mode. Returns the exit status (0 after a clean shutdown). */

@@ -3,10 +3,13 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <event2/thread.h>
 
 #include "ptkit/error.h"
 
@@ -33,19 +36,26 @@ int ptk_runner_init(struct ptk_runner *r, const struct ptk_pt_opts *o, bool log_
                          log_to_out ? o->out_fd : -1) != PTK_OK)
         return PTK_EIO;
     r->log_ok = true;
-    struct event_config *cfg = event_config_new();
-    if (!cfg)
+    /* Workers wake each other with event_active(): libevent needs its locks. */
+    if (evthread_use_pthreads() != 0)
         return PTK_ENOMEM;
-    /* We never hand fds to other threads' bases; no locking needed inside libevent. */
-    event_config_set_flag(cfg, EVENT_BASE_FLAG_NOLOCK);
-    r->base = event_base_new_with_config(cfg);
-    event_config_free(cfg);
+    r->base = event_base_new();
     if (!r->base)
         return PTK_ENOMEM;
+    r->n_workers = 1;
+    r->max_conns = o->max_conns;
+    atomic_init(&r->limit.n, 0);
+    r->limit.max = o->max_conns;
+    /* A busy bridge holds two descriptors per connection: raise the soft limit. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     libevent_logger = &r->log.logger;
     event_set_log_callback(libevent_log);
     ptk_io_init(&r->io, r->base, &r->log.logger);
-    r->io.max_conns = o->max_conns;
+    r->io.limit = &r->limit;
     /* Catch the signals before any method line is printed: a parent may signal
      * as soon as it has read them, and the default action would skip the
      * shutdown rules (a SIGINT would not drain). They are acted on once
@@ -73,9 +83,100 @@ void ptk_runner_keep(struct ptk_runner *r, const struct ptk_transport_ops *ops, 
         r->inst[r->n_inst++] = (typeof(r->inst[0])){ops, inst, server};
 }
 
-void ptk_runner_add_listener(struct ptk_runner *r, struct ptk_listener *l)
+unsigned ptk_runner_default_workers(void)
 {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > PTK_WORKERS_MAX ? PTK_WORKERS_MAX : (unsigned)n;
+}
+
+static void worker_ctl(evutil_socket_t fd, short what, void *arg);
+
+unsigned ptk_runner_set_workers(struct ptk_runner *r, unsigned n)
+{
+    if (n < 1)
+        n = 1;
+    if (n > PTK_WORKERS_MAX)
+        n = PTK_WORKERS_MAX;
+    if (r->n_workers > 1 || r->n_ls > 0 || n == 1)
+        return r->n_workers;
+    r->workers = calloc(n - 1, sizeof(*r->workers));
+    if (!r->workers)
+        return 1;
+    unsigned made = 1;
+    for (unsigned i = 0; i < n - 1; i++) {
+        struct ptk_worker *w = &r->workers[i];
+        w->r = r;
+        w->index = i + 1;
+        if (!(w->base = event_base_new()) ||
+            !(w->ctl = event_new(w->base, -1, EV_PERSIST, worker_ctl, w))) {
+            if (w->base)
+                event_base_free(w->base);
+            w->base = NULL;
+            break;
+        }
+        event_add(w->ctl, NULL); /* never fires by itself: keeps the loop alive */
+        ptk_io_init(&w->io, w->base, &r->log.logger);
+        made++;
+    }
+    r->n_workers = made;
+    /* ids stay unique across loops; the limit is shared out */
+    for (unsigned i = 0; i < made; i++) {
+        struct ptk_io *io = i == 0 ? &r->io : &r->workers[i - 1].io;
+        io->id_stride = made;
+        io->id_offset = i;
+        io->limit = &r->limit;
+    }
+    return made;
+}
+
+int ptk_runner_sync_io(struct ptk_runner *r)
+{
+    const struct ptk_io *m = &r->io;
+    for (unsigned i = 0; i + 1 < r->n_workers; i++) {
+        struct ptk_io *io = &r->workers[i].io;
+        free(io->proxy.user);
+        free(io->proxy.pass);
+        io->proxy = m->proxy;
+        io->proxy.user = m->proxy.user ? strdup(m->proxy.user) : NULL;
+        io->proxy.pass = m->proxy.pass ? strdup(m->proxy.pass) : NULL;
+        if ((m->proxy.user && !io->proxy.user) || (m->proxy.pass && !io->proxy.pass))
+            return PTK_ENOMEM;
+        io->has_bind_v4 = m->has_bind_v4;
+        io->has_bind_v6 = m->has_bind_v6;
+        io->bind_v4 = m->bind_v4;
+        io->bind_v6 = m->bind_v6;
+        io->setup_timeout_ms = m->setup_timeout_ms;
+        io->high_water = m->high_water;
+    }
+    return PTK_OK;
+}
+
+int ptk_runner_listen(struct ptk_runner *r, enum ptk_listener_role role,
+                      struct ptk_listener_cfg *cfg, struct sockaddr_storage *bound,
+                      const char **why)
+{
+    struct ptk_listener *l = NULL;
+    if (r->n_ls == PTK_RUNNER_MAX) {
+        *why = "too many listeners";
+        return PTK_ENOMEM;
+    }
+    cfg->reuseport = r->n_workers > 1;
+    int rc = ptk_listener_open(&r->io, role, cfg, &l, why);
+    if (rc != PTK_OK)
+        return rc;
     r->ls[r->n_ls++] = l;
+    *bound = l->bound;
+    struct ptk_listener_cfg wc = *cfg;
+    wc.listen = l->bound;
+    wc.listen_len = l->bound_len;
+    for (unsigned i = 0; i + 1 < r->n_workers; i++) {
+        struct ptk_worker *w = &r->workers[i];
+        struct ptk_listener *wl = NULL;
+        if ((rc = ptk_listener_open(&w->io, role, &wc, &wl, why)) != PTK_OK)
+            return rc;
+        w->ls[w->n_ls++] = wl;
+    }
+    return PTK_OK;
 }
 
 static void close_listeners(struct ptk_runner *r)
@@ -85,16 +186,71 @@ static void close_listeners(struct ptk_runner *r)
     r->n_ls = 0;
 }
 
+static void worker_drained(void *ud)
+{
+    struct ptk_worker *w = ud;
+    atomic_fetch_add(&w->r->drained, 1);
+    event_active(w->r->ev_drained, EV_READ, 0);
+}
+
+/* In a worker thread: the main thread asked it to drain or to stop. */
+static void worker_ctl(evutil_socket_t fd, short what, void *arg)
+{
+    struct ptk_worker *w = arg;
+    int cmd = atomic_load(&w->r->cmd);
+    if (cmd == 2) {
+        event_base_loopbreak(w->base);
+        return;
+    }
+    if (cmd == 1 && !w->io.draining) {
+        for (size_t i = 0; i < w->n_ls; i++)
+            ptk_listener_close(w->ls[i]);
+        w->n_ls = 0;
+        w->io.draining = true;
+        w->io.on_drained = worker_drained;
+        w->io.drained_ud = w;
+        if (w->io.n_pairs == 0)
+            worker_drained(w);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct ptk_worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+static void tell_workers(struct ptk_runner *r, int cmd)
+{
+    atomic_store(&r->cmd, cmd);
+    for (unsigned i = 0; i + 1 < r->n_workers; i++)
+        event_active(r->workers[i].ctl, EV_READ, 0);
+}
+
 static void stop_now(struct ptk_runner *r, const char *why)
 {
     ptk_log(&r->log.logger, PTK_LOG_NOTICE, "%s; exiting", why);
+    tell_workers(r, 2);
     event_base_loopbreak(r->base);
+}
+
+static void check_drained(struct ptk_runner *r)
+{
+    if (r->main_drained && atomic_load(&r->drained) + 1 >= r->n_workers)
+        stop_now(r, "all connections closed after SIGINT");
 }
 
 static void on_drained(void *ud)
 {
     struct ptk_runner *r = ud;
-    stop_now(r, "all connections closed after SIGINT");
+    r->main_drained = true;
+    check_drained(r);
+}
+
+static void on_worker_drained(evutil_socket_t fd, short what, void *arg)
+{
+    check_drained(arg);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -109,17 +265,15 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
         return;
     }
     close_listeners(r);
+    tell_workers(r, 1);
     r->io.draining = true;
-    if (r->io.n_pairs == 0) {
-        stop_now(r, "received SIGINT with no open connections");
-        return;
-    }
-    ptk_log(&r->log.logger, PTK_LOG_NOTICE,
-            "received SIGINT: no longer accepting; waiting for %zu connection(s) to close "
-            "(SIGINT again to exit now)",
-            r->io.n_pairs);
     r->io.on_drained = on_drained;
     r->io.drained_ud = r;
+    ptk_log(&r->log.logger, PTK_LOG_NOTICE,
+            "received SIGINT: no longer accepting; waiting for open connections to close "
+            "(SIGINT again to exit now)");
+    if (r->io.n_pairs == 0)
+        on_drained(r);
 }
 
 static void on_stdin(evutil_socket_t fd, short what, void *arg)
@@ -149,12 +303,53 @@ int ptk_runner_run(struct ptk_runner *r, bool watch_stdin)
             }
         }
     }
+    if (r->n_workers > 1) {
+        r->ev_drained = event_new(r->base, -1, EV_PERSIST, on_worker_drained, r);
+        if (!r->ev_drained)
+            return 1;
+        event_add(r->ev_drained, NULL);
+        for (unsigned i = 0; i + 1 < r->n_workers; i++) {
+            struct ptk_worker *w = &r->workers[i];
+            w->started = pthread_create(&w->thread, NULL, worker_main, w) == 0;
+        }
+        ptk_log(&r->log.logger, PTK_LOG_INFO, "serving with %u event loops", r->n_workers);
+    }
     event_base_dispatch(r->base);
     return 0;
 }
 
+static void stop_workers(struct ptk_runner *r)
+{
+    tell_workers(r, 2);
+    for (unsigned i = 0; i + 1 < r->n_workers; i++) {
+        struct ptk_worker *w = &r->workers[i];
+        if (w->started)
+            pthread_join(w->thread, NULL);
+        w->started = false;
+    }
+    for (unsigned i = 0; i + 1 < r->n_workers; i++) {
+        struct ptk_worker *w = &r->workers[i];
+        for (size_t k = 0; k < w->n_ls; k++)
+            ptk_listener_close(w->ls[k]);
+        w->n_ls = 0;
+        if (w->base) {
+            ptk_io_close_all(&w->io);
+            ptk_io_free(&w->io);
+            event_free(w->ctl);
+            event_base_free(w->base);
+        }
+    }
+    free(r->workers);
+    r->workers = NULL;
+    r->n_workers = 1;
+}
+
 void ptk_runner_free(struct ptk_runner *r)
 {
+    if (r->workers)
+        stop_workers(r);
+    if (r->ev_drained)
+        event_free(r->ev_drained);
     close_listeners(r);
     if (r->base)
         ptk_io_close_all(&r->io);

@@ -127,23 +127,27 @@ int ptk_pt_standalone(const struct ptk_pt_standalone *s, const struct ptk_pt_opt
     }
     ptk_runner_keep(&r, ops, inst, s->server);
     cfg.instance = inst;
-    struct ptk_listener *l = NULL;
-    if (ptk_listener_open(&r.io, s->server ? PTK_ROLE_SERVER : PTK_ROLE_CLIENT, &cfg, &l, &why) != PTK_OK) {
+    unsigned want = o->workers ? o->workers : ptk_runner_default_workers();
+    if (!(ops->flags & PTK_TRANSPORT_THREADSAFE))
+        want = 1;
+    ptk_runner_set_workers(&r, want);
+    struct sockaddr_storage bound;
+    if (ptk_runner_listen(&r, s->server ? PTK_ROLE_SERVER : PTK_ROLE_CLIENT, &cfg, &bound,
+                          &why) != PTK_OK) {
         snprintf(err, errlen, "--listen %s: %s: %s", s->listen, why, strerror(errno));
         ptk_kvlist_free(&bridge_args);
         goto out;
     }
-    ptk_runner_add_listener(&r, l);
     char a[PTK_ADDRSTRLEN] = "?";
-    ptk_addr_format((struct sockaddr *)&l->bound, a, sizeof(a));
+    ptk_addr_format((struct sockaddr *)&bound, a, sizeof(a));
     if (s->server)
-        ptk_runner_say(
-            &r, ptk_msg_smethod(&r.line, ops->name, (struct sockaddr *)&l->bound, &bridge_args));
+        ptk_runner_say(&r,
+                       ptk_msg_smethod(&r.line, ops->name, (struct sockaddr *)&bound, &bridge_args));
     else if (cfg.fixed) /* not a SOCKS port; ptk_msg_cmethod takes only socks4/socks5 */
         ptk_runner_say(&r, ptk_buf_printf(&r.line, "CMETHOD %s tcp %s\n", ops->name, a));
     else
         ptk_runner_say(&r,
-                       ptk_msg_cmethod(&r.line, ops->name, "socks5", (struct sockaddr *)&l->bound));
+                       ptk_msg_cmethod(&r.line, ops->name, "socks5", (struct sockaddr *)&bound));
     ptk_kvlist_free(&bridge_args);
     ptk_log(&r.log.logger, PTK_LOG_NOTICE, "ptkit %s: %s %s listening on %s", PTK_VERSION,
             ops->name, s->server ? "server" : "client", a);

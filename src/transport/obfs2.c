@@ -276,7 +276,7 @@ static int obfs2_timer(void *conn, struct ptk_xfer *x)
 
 const struct ptk_transport_ops ptk_transport_obfs2 = {
     .name = "obfs2",
-    .flags = 0,
+    .flags = PTK_TRANSPORT_THREADSAFE, /* no instance state */
     .server_setup = obfs2_server_setup,
     .server_free = obfs2_free_nothing,
     .client_setup = NULL,

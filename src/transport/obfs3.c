@@ -252,7 +252,7 @@ static int obfs3_timer(void *conn, struct ptk_xfer *x)
 
 const struct ptk_transport_ops ptk_transport_obfs3 = {
     .name = "obfs3",
-    .flags = 0,
+    .flags = PTK_TRANSPORT_THREADSAFE, /* no instance state */
     .server_setup = obfs3_server_setup,
     .server_free = obfs3_free_nothing,
     .client_setup = NULL,

@@ -970,7 +970,7 @@ static int obfs4_timer(void *conn, struct ptk_xfer *x)
 
 const struct ptk_transport_ops ptk_transport_obfs4 = {
     .name = "obfs4",
-    .flags = 0,
+    .flags = PTK_TRANSPORT_THREADSAFE, /* replay filter, key pool, table cache: locked */
     .server_setup = obfs4_server_setup,
     .server_free = obfs4_server_free,
     .client_setup = obfs4_client_setup,

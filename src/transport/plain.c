@@ -62,7 +62,7 @@ static int plain_decode(void *conn, const uint8_t *in, size_t len, size_t *consu
 
 const struct ptk_transport_ops ptk_transport_plain = {
     .name = "plain",
-    .flags = PTK_TRANSPORT_PASSTHROUGH,
+    .flags = PTK_TRANSPORT_PASSTHROUGH | PTK_TRANSPORT_THREADSAFE,
     .server_setup = plain_server_setup,
     .server_free = plain_free_nothing,
     .client_setup = NULL,

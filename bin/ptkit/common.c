@@ -17,6 +17,8 @@ const char cmd_common_help[] =
     "  --log-file FILE     log here instead of stderr\n"
     "  --unsafe-logging    log client IP addresses (scrubbed by default)\n"
     "  --max-conns N       refuse connections beyond N open pairs (default: no limit)\n"
+    "  --idle-timeout S    close connections with no traffic for S seconds (default 3600;\n"
+    "                      0: never)\n"
     "  --workers N         event loops (threads) for thread-safe transports (default: one per\n"
     "                      CPU; also ServerTransportOptions NAME workers=N)\n"
     "  (obfs4proxy's -enableLogging -logLevel LEVEL -unsafeLogging are accepted too)\n";
@@ -25,6 +27,7 @@ void cmd_common_defaults(struct ptk_pt_opts *o)
 {
     memset(o, 0, sizeof(*o));
     o->level = PTK_LOG_NOTICE;
+    o->idle_timeout_s = 3600;
     o->out_fd = STDOUT_FILENO;
 }
 
@@ -65,6 +68,17 @@ int cmd_common_opt(int argc, char **argv, int *i, struct ptk_pt_opts *o)
     }
     if (strcmp(a, "-enableLogging") == 0)
         return 1; /* we always log; the level decides how much */
+    if (strcmp(a, "--idle-timeout") == 0) {
+        uint64_t n;
+        if (!(v = value(argc, argv, i)))
+            return -1;
+        if (ptk_parse_u64(v, strlen(v), 0, 86400 * 7, &n) != PTK_OK) {
+            fprintf(stderr, "ptkit: --idle-timeout: \"%s\" is not a number of seconds\n", v);
+            return -1;
+        }
+        o->idle_timeout_s = (unsigned)n;
+        return 1;
+    }
     if (strcmp(a, "--workers") == 0) {
         uint64_t n;
         if (!(v = value(argc, argv, i)))

@@ -21,6 +21,9 @@ void ptk_io_init(struct ptk_io *io, struct event_base *base, const struct ptk_lo
 
 void ptk_io_free(struct ptk_io *io)
 {
+    if (io->idle_sweep)
+        event_free(io->idle_sweep);
+    io->idle_sweep = NULL;
     if (io->dns)
         evdns_base_free(io->dns, 0);
     io->dns = NULL;

@@ -43,6 +43,8 @@ struct ptk_io {
     struct ptk_conn_limit *limit; /* if set, counts and limits pairs across contexts */
     unsigned setup_timeout_ms;  /* SOCKS + dial + handshake must finish within this */
     size_t high_water;      /* per-direction buffered bytes before reading pauses */
+    unsigned idle_timeout_s;   /* close relayed pairs silent this long (0: never) */
+    struct event *idle_sweep;  /* armed by ptk_io_start_idle_sweep */
 
     /* Live connection pairs, and what to do when the count drops to zero. */
     struct ptk_pair *pairs; /* intrusive list (io/relay.c) */
@@ -67,6 +69,8 @@ void ptk_io_pair_added(struct ptk_io *io);
 void ptk_io_pair_removed(struct ptk_io *io);
 /* Free every live pair now (shutdown). */
 void ptk_io_close_all(struct ptk_io *io);
+/* Start closing pairs idle for io->idle_timeout_s (checked every few seconds). */
+int ptk_io_start_idle_sweep(struct ptk_io *io);
 
 /* Current monotonic time in milliseconds and wall-clock seconds. */
 uint64_t ptk_io_now_ms(void);

@@ -383,6 +383,7 @@ static void wire_read(void *ud, struct ptk_sock *s)
     struct ptk_pair *p = ud;
     if (p->closing)
         return;
+    p->last_active_ms = ptk_io_now_ms();
     pump_wire_to_app(p);
     /* a decode may have completed the handshake or opened the send window */
     pump_app_to_wire(p);
@@ -394,6 +395,7 @@ static void app_read(void *ud, struct ptk_sock *s)
     struct ptk_pair *p = ud;
     if (p->closing || !p->app_ready)
         return;
+    p->last_active_ms = ptk_io_now_ms();
     pump_app_to_wire(p);
     after_io(p);
 }
@@ -537,6 +539,7 @@ void ptk_pair_app_ready(struct ptk_pair *p)
         return;
     }
     p->app_ready = true;
+    p->last_active_ms = ptk_io_now_ms();
     evtimer_del(p->deadline);
     evbuffer_add_buffer(ptk_sock_out(p->app), p->app_pending);
     ptk_sock_set_reading(p->app, true);
@@ -571,4 +574,33 @@ void ptk_io_close_all(struct ptk_io *io)
 {
     while (io->pairs)
         pair_free(io->pairs);
+}
+
+/* Close relayed pairs with no traffic for io->idle_timeout_s. */
+static void idle_sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ptk_io *io = arg;
+    uint64_t now = ptk_io_now_ms(), limit = (uint64_t)io->idle_timeout_s * 1000;
+    size_t closed = 0;
+    for (struct ptk_pair *p = io->pairs; p; p = p->next) {
+        if (p->closing || !p->app_ready || now - p->last_active_ms < limit)
+            continue;
+        ptk_pair_close(p); /* freed by its reaper: the list stays intact here */
+        closed++;
+    }
+    if (closed)
+        ptk_log(io->log, PTK_LOG_INFO, "closed %zu connection%s idle for %u s", closed,
+                closed == 1 ? "" : "s", io->idle_timeout_s);
+}
+
+int ptk_io_start_idle_sweep(struct ptk_io *io)
+{
+    if (!io->idle_timeout_s || io->idle_sweep)
+        return PTK_OK;
+    io->idle_sweep = event_new(io->base, -1, EV_PERSIST, idle_sweep_cb, io);
+    if (!io->idle_sweep)
+        return PTK_ENOMEM;
+    unsigned every = io->idle_timeout_s / 4;
+    struct timeval tv = {every < 1 ? 1 : every > 60 ? 60 : every, 0};
+    return event_add(io->idle_sweep, &tv) == 0 ? PTK_OK : PTK_EIO;
 }

@@ -77,6 +77,7 @@ struct ptk_pair {
     void *role;
 
     uint64_t bytes_up, bytes_down; /* consumed from the app side, from the wire side */
+    uint64_t last_active_ms;       /* last read from either side */
 };
 
 /* A new pair (counted in io->n_pairs) with its setup deadline armed. */

@@ -22,6 +22,7 @@ struct ptk_pt_opts {
     int out_fd;               /* protocol lines (managed) / announcements (standalone) */
     size_t max_conns;         /* 0: unlimited */
     unsigned workers;         /* event loops; 0: one per CPU (for thread-safe transports) */
+    unsigned idle_timeout_s;  /* close relayed connections silent this long; 0: never */
 };
 
 /* Managed mode. Returns the exit status (0 after a clean shutdown). */

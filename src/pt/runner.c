@@ -56,6 +56,7 @@ int ptk_runner_init(struct ptk_runner *r, const struct ptk_pt_opts *o, bool log_
     event_set_log_callback(libevent_log);
     ptk_io_init(&r->io, r->base, &r->log.logger);
     r->io.limit = &r->limit;
+    r->io.idle_timeout_s = o->idle_timeout_s;
     /* Catch the signals before any method line is printed: a parent may signal
      * as soon as it has read them, and the default action would skip the
      * shutdown rules (a SIGINT would not drain). They are acted on once
@@ -147,6 +148,7 @@ int ptk_runner_sync_io(struct ptk_runner *r)
         io->bind_v6 = m->bind_v6;
         io->setup_timeout_ms = m->setup_timeout_ms;
         io->high_water = m->high_water;
+        io->idle_timeout_s = m->idle_timeout_s;
     }
     return PTK_OK;
 }
@@ -302,6 +304,13 @@ int ptk_runner_run(struct ptk_runner *r, bool watch_stdin)
                 return 0;
             }
         }
+    }
+    if (ptk_io_start_idle_sweep(&r->io) != PTK_OK)
+        return 1;
+    for (unsigned i = 0; i + 1 < r->n_workers; i++) {
+        r->workers[i].io.idle_timeout_s = r->io.idle_timeout_s;
+        if (ptk_io_start_idle_sweep(&r->workers[i].io) != PTK_OK)
+            return 1;
     }
     if (r->n_workers > 1) {
         r->ev_drained = event_new(r->base, -1, EV_PERSIST, on_worker_drained, r);

@@ -582,8 +582,14 @@ static void phase_conns(struct bench *b, struct bench_result *res)
     res->conns_ok = n - failed;
     res->conns_failed = failed;
     close_many(fds, n);
-    usleep(3000000); /* let both PTs notice the closes and free */
-    res->rss_after_kib = pair_rss(b);
+    /* let both PTs notice the closes and free: wait until the memory settles (10 s at most) */
+    double prev = -1, cur = pair_rss(b);
+    for (int i = 0; i < 20 && cur != prev; i++) {
+        usleep(500000);
+        prev = cur;
+        cur = pair_rss(b);
+    }
+    res->rss_after_kib = cur;
     free(fds);
 }
 

@@ -35,6 +35,26 @@ void ptk_io_free(struct ptk_io *io)
     io->proxy.user = io->proxy.pass = NULL;
 }
 
+static void nop_cb(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+void ptk_io_reserve_fds(struct ptk_io *io, int n)
+{
+    struct event *ev = event_new(io->base, -1, 0, nop_cb, NULL);
+    if (!ev)
+        return;
+    for (int fd = n - 1; fd >= 0; fd--) {
+        /* Adding creates the record even if the descriptor is not open (the
+         * backend would fail on it later); deleting before the loop runs
+         * leaves only the record. Highest first: the table is sized once. */
+        event_assign(ev, io->base, fd, EV_READ, nop_cb, NULL);
+        if (event_add(ev, NULL) == 0)
+            event_del(ev);
+    }
+    event_free(ev);
+}
+
 void ptk_io_pair_added(struct ptk_io *io)
 {
     if (io->limit)

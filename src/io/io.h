@@ -69,6 +69,14 @@ void ptk_io_pair_added(struct ptk_io *io);
 void ptk_io_pair_removed(struct ptk_io *io);
 /* Free every live pair now (shutdown). */
 void ptk_io_close_all(struct ptk_io *io);
+/*
+ * Make libevent allocate its per-descriptor records for descriptors 0..n-1
+ * now, in one contiguous run. Otherwise it allocates each the first time a
+ * descriptor number is used and keeps it for the life of the base; those
+ * small records then sit between the buffers of live connections and keep
+ * their pages from ever being returned after a peak of connections.
+ */
+void ptk_io_reserve_fds(struct ptk_io *io, int n);
 /* Start closing pairs idle for io->idle_timeout_s (checked every few seconds). */
 int ptk_io_start_idle_sweep(struct ptk_io *io);
 

@@ -2,6 +2,7 @@
 #include "pt/runner.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@ static void libevent_log(int severity, const char *msg)
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg);
+static void trim_cb(evutil_socket_t fd, short what, void *arg);
 
 int ptk_runner_init(struct ptk_runner *r, const struct ptk_pt_opts *o, bool log_to_out)
 {
@@ -305,7 +307,19 @@ int ptk_runner_run(struct ptk_runner *r, bool watch_stdin)
             }
         }
     }
+    /* libevent's per-descriptor records up front (see ptk_io_reserve_fds) */
+    struct rlimit nofile;
+    int nfd = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 1048576
+                  ? (int)nofile.rlim_cur
+                  : 65536;
+    ptk_io_reserve_fds(&r->io, nfd);
+    for (unsigned i = 0; i + 1 < r->n_workers; i++)
+        ptk_io_reserve_fds(&r->workers[i].io, nfd);
     if (ptk_io_start_idle_sweep(&r->io) != PTK_OK)
+        return 1;
+    struct timeval every = {1, 0};
+    r->ev_trim = event_new(r->base, -1, EV_PERSIST, trim_cb, r);
+    if (!r->ev_trim || event_add(r->ev_trim, &every) != 0)
         return 1;
     for (unsigned i = 0; i + 1 < r->n_workers; i++) {
         r->workers[i].io.idle_timeout_s = r->io.idle_timeout_s;
@@ -325,6 +339,26 @@ int ptk_runner_run(struct ptk_runner *r, bool watch_stdin)
     }
     event_base_dispatch(r->base);
     return 0;
+}
+
+/*
+ * After many connections close, glibc keeps their freed buffers in its arenas.
+ * When the number of connections has fallen to under half of its peak, hand
+ * the free memory back to the system, so a bridge returns to its baseline.
+ */
+static void trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct ptk_runner *r = arg;
+    size_t n = atomic_load(&r->limit.n);
+    if (n > r->trim_peak)
+        r->trim_peak = n;
+    if (r->trim_peak >= 64 && n < r->trim_peak / 2) {
+        int freed = malloc_trim(0);
+        ptk_log(&r->log.logger, PTK_LOG_DEBUG,
+                "connections fell from %zu to %zu: free memory %s to the system", r->trim_peak,
+                n, freed ? "returned" : "kept (none to return)");
+        r->trim_peak = n;
+    }
 }
 
 static void stop_workers(struct ptk_runner *r)
@@ -359,6 +393,8 @@ void ptk_runner_free(struct ptk_runner *r)
         stop_workers(r);
     if (r->ev_drained)
         event_free(r->ev_drained);
+    if (r->ev_trim)
+        event_free(r->ev_trim);
     close_listeners(r);
     if (r->base)
         ptk_io_close_all(&r->io);

@@ -66,6 +66,8 @@ struct ptk_runner {
     atomic_int cmd;             /* 0 run, 1 drain, 2 stop */
     atomic_uint drained;        /* workers (extra) with no connection left after a drain */
     struct event *ev_drained;   /* main base: a worker drained */
+    struct event *ev_trim;      /* gives freed buffer memory back after a peak */
+    size_t trim_peak;
     bool main_drained;
 };
 

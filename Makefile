@@ -97,6 +97,15 @@ lint:
 	@scripts/lint
 	@scripts/check-layers
 
+# `ptkit check` against ptkit, obfs4proxy and snowflake-client, inside a private network
+# namespace; rewrites the result tables in doc/conformance.md.
+.PHONY: conformance
+conformance: $(PTKIT)
+	@command -v snowflake-client >/dev/null || { [ "$$(id -u)" = 0 ] && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y snowflake-client; } || \
+	    echo "conformance: snowflake-client is not installed (apt-get install snowflake-client)"
+	scripts/in-netns $(PYTHON) scripts/conformance.py --ptkit $(abspath $(PTKIT)) --doc doc/conformance.md
+
 # ---- fuzzing (clang + libFuzzer), its own object tree ----
 FUZZ_BUILD := build-fuzz
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \

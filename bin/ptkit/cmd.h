@@ -14,6 +14,7 @@ int cmd_managed(int argc, char **argv, char **envp);
 int cmd_client(int argc, char **argv, char **envp);
 int cmd_server(int argc, char **argv, char **envp);
 int cmd_bench(int argc, char **argv, char **envp);
+int cmd_check(int argc, char **argv, char **envp);
 int cmd_host(int argc, char **argv, char **envp);
 int cmd_keygen(int argc, char **argv, char **envp);
 int cmd_version(int argc, char **argv, char **envp);

@@ -52,7 +52,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 LIB := $(BUILD)/libptkit.a
 PTKIT := $(BUILD)/ptkit
 
-.PHONY: all deps check check-unit check-integration check-fuzz demo fuzz lint install clean
+.PHONY: all deps check check-unit check-integration check-fuzz demo bench fuzz lint install clean
 
 all: $(PTKIT) $(LIB)
 
@@ -92,6 +92,12 @@ check-integration: $(PTKIT)
 demo: deps
 	$(MAKE) all
 	$(PYTHON) scripts/demo.py --ptkit $(abspath $(PTKIT))
+
+# ptkit against obfs4proxy, one run, inside a private network namespace; rewrites the results
+# in doc/benchmarks.md (figures, never assertions).
+bench: deps
+	$(MAKE) all
+	scripts/in-netns $(PYTHON) scripts/bench.py --ptkit $(abspath $(PTKIT)) --doc doc/benchmarks.md
 
 lint:
 	@scripts/lint

@@ -459,17 +459,23 @@ static double phase_throughput(struct bench *b, unsigned streams, double *cpu_pe
         return 0;
     atomic_store(&b->mode, MODE_DISCARD);
     unsigned opened = 0;
+    /* all streams first, then the senders: a handshake queued behind streams
+     * already at full speed would wait on them and stretch the phase */
     for (unsigned i = 0; i < streams; i++) {
         s[i].b = b;
         s[i].stop = &stop;
         s[i].fd = open_conn(b, false);
-        if (s[i].fd < 0) {
+        if (s[i].fd < 0)
             (*errors)++;
-            continue;
-        }
-        opened++;
-        pthread_create(&s[i].t, NULL, send_loop, &s[i]);
     }
+    for (unsigned i = 0; i < streams; i++)
+        if (s[i].fd >= 0 && pthread_create(&s[i].t, NULL, send_loop, &s[i]) == 0)
+            opened++;
+        else if (s[i].fd >= 0) {
+            close(s[i].fd);
+            s[i].fd = -1;
+            (*errors)++;
+        }
     if (opened) {
         usleep(500000); /* warm-up */
         pid_t cp = ptk_pt_pid(b->client), sp = ptk_pt_pid(b->server);
@@ -548,6 +554,19 @@ static void close_many(int *fds, unsigned n)
             close(fds[i]);
 }
 
+/* RSS of both PTs once it stops changing (10 s at most): lets them notice
+ * closes and give freed memory back */
+static double settled_rss(struct bench *b)
+{
+    double prev = -1, cur = pair_rss(b);
+    for (int i = 0; i < 20 && cur != prev; i++) {
+        usleep(500000);
+        prev = cur;
+        cur = pair_rss(b);
+    }
+    return cur;
+}
+
 static void phase_idle(struct bench *b, struct bench_result *res)
 {
     unsigned n = b->o->idle;
@@ -556,8 +575,7 @@ static void phase_idle(struct bench *b, struct bench_result *res)
         free(fds);
         return;
     }
-    usleep(500000);
-    double base = pair_rss(b);
+    double base = settled_rss(b);
     unsigned failed = open_many(b, fds, n, 8);
     usleep(1000000);
     double with = pair_rss(b);
@@ -574,22 +592,14 @@ static void phase_conns(struct bench *b, struct bench_result *res)
     int *fds = calloc(n, sizeof(*fds));
     if (!fds)
         return;
-    usleep(1000000);
-    res->rss_base_kib = pair_rss(b);
+    res->rss_base_kib = settled_rss(b);
     unsigned failed = open_many(b, fds, n, 16);
     usleep(1000000);
     res->rss_peak_kib = pair_rss(b);
     res->conns_ok = n - failed;
     res->conns_failed = failed;
     close_many(fds, n);
-    /* let both PTs notice the closes and free: wait until the memory settles (10 s at most) */
-    double prev = -1, cur = pair_rss(b);
-    for (int i = 0; i < 20 && cur != prev; i++) {
-        usleep(500000);
-        prev = cur;
-        cur = pair_rss(b);
-    }
-    res->rss_after_kib = cur;
+    res->rss_after_kib = settled_rss(b);
     free(fds);
 }
 
@@ -803,6 +813,11 @@ int bench_run(const struct bench_opts *o, const char *name, char *const *argv,
         return -1;
     }
     unsigned ph = o->phases ? o->phases : ~0u;
+    /* memory first: the later phases grow the PTs' heaps (and their trims shrink them) */
+    if (ph & BENCH_IDLE) {
+        progress(b, "%s: memory at %u idle connection pairs", name, o->idle);
+        phase_idle(b, res);
+    }
     if (ph & BENCH_HANDSHAKES) {
         progress(b, "%s: sequential handshakes (%u s)", name, o->hs_seconds);
         phase_handshakes(b, 1, res);
@@ -817,10 +832,6 @@ int bench_run(const struct bench_opts *o, const char *name, char *const *argv,
     if (ph & BENCH_AGGREGATE) {
         progress(b, "%s: %u-stream throughput (%u s)", name, o->streams, o->seconds);
         res->aggregate_mibs = phase_throughput(b, o->streams, NULL, &res->errors);
-    }
-    if (ph & BENCH_IDLE) {
-        progress(b, "%s: memory at %u idle connection pairs", name, o->idle);
-        phase_idle(b, res);
     }
     if (o->conns) {
         progress(b, "%s: %u concurrent connections", name, o->conns);

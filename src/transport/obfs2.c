@@ -12,7 +12,12 @@
  *
  * Failures, as obfs4proxy: a wrong magic or an oversized PADLEN closes the
  * connection at once, and so does the 30 s handshake deadline (no silent
- * probe delay exists in obfs2).
+ * probe delay exists in obfs2). A wrong shared secret shows as a wrong magic.
+ *
+ * Shared secret (Python obfsproxy; obfs4proxy refuses it): every MAC becomes
+ * H^100000(label | x | SHA256(SECRET) | label). An empty value means none,
+ * as in obfsproxy. The server keeps SHA256(SECRET) from its options; a
+ * client takes it from the connection's arguments.
  *
  * Data: one AES-CTR call per contiguous input run, straight into space
  * reserved in the output sink; nothing is allocated after the handshake.
@@ -37,16 +42,22 @@ static const char shared_secret_arg[] = "shared-secret";
 
 enum conn_state { ST_HEADER, ST_PADDING, ST_DATA };
 
+struct obfs2_server {
+    uint8_t secret_hash[PTK_SHA256_LEN];
+};
+
 struct obfs2_conn {
     bool initiator;
+    bool has_secret;
+    uint8_t secret_hash[PTK_SHA256_LEN];
     enum conn_state state;
     uint32_t pad_left; /* peer padding still to skip */
     uint8_t seed[OBFS2_SEED_LEN], peer_seed[OBFS2_SEED_LEN];
     struct ptk_aes_ctr tx, rx;
 };
 
-void obfs2_kdf(const char *label, const uint8_t *x, size_t xlen, uint8_t key[OBFS2_KEY_LEN],
-               uint8_t iv[16])
+void obfs2_kdf(const char *label, const uint8_t *x, size_t xlen, const uint8_t *secret_hash,
+               uint8_t key[OBFS2_KEY_LEN], uint8_t iv[16])
 {
     crypto_hash_sha256_state h;
     uint8_t m[PTK_SHA256_LEN];
@@ -55,8 +66,13 @@ void obfs2_kdf(const char *label, const uint8_t *x, size_t xlen, uint8_t key[OBF
     crypto_hash_sha256_init(&h);
     crypto_hash_sha256_update(&h, (const uint8_t *)label, llen);
     crypto_hash_sha256_update(&h, x, xlen);
+    if (secret_hash)
+        crypto_hash_sha256_update(&h, secret_hash, PTK_SHA256_LEN);
     crypto_hash_sha256_update(&h, (const uint8_t *)label, llen);
     crypto_hash_sha256_final(&h, m);
+    if (secret_hash)
+        for (int i = 1; i < OBFS2_HASH_ITERATIONS; i++)
+            crypto_hash_sha256(m, m, sizeof(m));
     memcpy(key, m, OBFS2_KEY_LEN);
     memcpy(iv, m + OBFS2_KEY_LEN, 16);
     ptk_memzero(m, sizeof(m));
@@ -64,30 +80,47 @@ void obfs2_kdf(const char *label, const uint8_t *x, size_t xlen, uint8_t key[OBF
 }
 
 /* Key a stream from MAC(label, x). */
-static int stream_init(struct ptk_aes_ctr *s, const char *label, const uint8_t *x, size_t xlen)
+static int stream_init(const struct obfs2_conn *c, struct ptk_aes_ctr *s, const char *label,
+                       const uint8_t *x, size_t xlen)
 {
     uint8_t key[OBFS2_KEY_LEN], iv[16];
-    obfs2_kdf(label, x, xlen, key, iv);
+    obfs2_kdf(label, x, xlen, c->has_secret ? c->secret_hash : NULL, key, iv);
     int r = ptk_aes_ctr_init(s, key, sizeof(key), iv);
     ptk_memzero(key, sizeof(key));
     ptk_memzero(iv, sizeof(iv));
     return r;
 }
 
+/*
+ * The server's only state is the shared secret's hash (NULL: none). The
+ * secret is not put in the SMETHOD arguments: the operator hands it out with
+ * the bridge line, as with obfsproxy.
+ */
 static int obfs2_server_setup(const struct ptk_transport_cfg *cfg, void **server,
                               struct ptk_kvlist *smethod_args, char *err, size_t errlen)
 {
+    (void)smethod_args;
+    (void)err;
+    (void)errlen;
     *server = NULL;
-    /* obfs4proxy: "shared-secret" is something no bridges use in practice. */
-    if (cfg->opts && ptk_kvlist_get(cfg->opts, shared_secret_arg)) {
-        snprintf(err, errlen, "unsupported argument '%s'", shared_secret_arg);
-        return PTK_EINVAL;
-    }
+    const char *secret = cfg->opts ? ptk_kvlist_get(cfg->opts, shared_secret_arg) : NULL;
+    if (!secret || !*secret)
+        return PTK_OK;
+    struct obfs2_server *s = malloc(sizeof(*s));
+    if (!s)
+        return PTK_ENOMEM;
+    ptk_sha256(secret, strlen(secret), s->secret_hash);
+    *server = s;
     return PTK_OK;
 }
 
-static void obfs2_free_nothing(void *p)
+static void obfs2_server_free(void *p)
 {
+    struct obfs2_server *s = p;
+    if (!s)
+        return;
+    ptk_memzero(s, sizeof(*s));
+    free(s);
 }
 
 static void obfs2_conn_free(void *p)
@@ -101,12 +134,16 @@ static void obfs2_conn_free(void *p)
     free(c);
 }
 
-static int conn_new(bool initiator, void **out)
+static int conn_new(bool initiator, const uint8_t *secret_hash, void **out)
 {
     struct obfs2_conn *c = calloc(1, sizeof(*c));
     if (!c)
         return PTK_ENOMEM;
     c->initiator = initiator;
+    if (secret_hash) {
+        c->has_secret = true;
+        memcpy(c->secret_hash, secret_hash, PTK_SHA256_LEN);
+    }
     c->state = ST_HEADER;
     c->tx = (struct ptk_aes_ctr)PTK_AES_CTR_INIT;
     c->rx = (struct ptk_aes_ctr)PTK_AES_CTR_INIT;
@@ -117,17 +154,24 @@ static int conn_new(bool initiator, void **out)
 static int obfs2_client_new(void *client, const struct ptk_kvlist *args, void **conn, char *err,
                             size_t errlen)
 {
-    /* Rejected as obfs4proxy does (the SOCKS request fails); other args are ignored. */
-    if (args && ptk_kvlist_get(args, shared_secret_arg)) {
-        snprintf(err, errlen, "unsupported argument '%s'", shared_secret_arg);
-        return PTK_EINVAL;
-    }
-    return conn_new(true, conn);
+    (void)client;
+    (void)err;
+    (void)errlen;
+    /* other arguments are ignored, as obfs4proxy ignores them */
+    const char *secret = args ? ptk_kvlist_get(args, shared_secret_arg) : NULL;
+    if (!secret || !*secret)
+        return conn_new(true, NULL, conn);
+    uint8_t hash[PTK_SHA256_LEN];
+    ptk_sha256(secret, strlen(secret), hash);
+    int r = conn_new(true, hash, conn);
+    ptk_memzero(hash, sizeof(hash));
+    return r;
 }
 
 static int obfs2_server_new(void *server, void **conn)
 {
-    return conn_new(false, conn);
+    const struct obfs2_server *s = server;
+    return conn_new(false, s ? s->secret_hash : NULL, conn);
 }
 
 static int obfs2_start(void *conn, struct ptk_xfer *x)
@@ -138,8 +182,8 @@ static int obfs2_start(void *conn, struct ptk_xfer *x)
     int r;
 
     ptk_random(c->seed, sizeof(c->seed));
-    if ((r = stream_init(&c->tx, c->initiator ? init_pad : resp_pad, c->seed, OBFS2_SEED_LEN)) !=
-        PTK_OK)
+    if ((r = stream_init(c, &c->tx, c->initiator ? init_pad : resp_pad, c->seed,
+                         OBFS2_SEED_LEN)) != PTK_OK)
         return r;
     uint8_t *p = x->wire->reserve(x->wire->ud, total);
     if (!p)
@@ -169,7 +213,7 @@ static int read_header(struct obfs2_conn *c, const uint8_t *in)
     int r;
 
     memcpy(c->peer_seed, in, OBFS2_SEED_LEN);
-    if ((r = stream_init(&c->rx, c->initiator ? resp_pad : init_pad, c->peer_seed,
+    if ((r = stream_init(c, &c->rx, c->initiator ? resp_pad : init_pad, c->peer_seed,
                          OBFS2_SEED_LEN)) != PTK_OK ||
         (r = ptk_aes_ctr_xor(&c->rx, hdr, in + OBFS2_SEED_LEN, OBFS2_HDR_LEN)) != PTK_OK)
         return r;
@@ -194,9 +238,9 @@ static int data_keys(struct obfs2_conn *c)
 
     memcpy(both, init_seed, OBFS2_SEED_LEN);
     memcpy(both + OBFS2_SEED_LEN, resp_seed, OBFS2_SEED_LEN);
-    if ((r = stream_init(&c->tx, c->initiator ? init_data : resp_data, both, sizeof(both))) !=
+    if ((r = stream_init(c, &c->tx, c->initiator ? init_data : resp_data, both, sizeof(both))) !=
             PTK_OK ||
-        (r = stream_init(&c->rx, c->initiator ? resp_data : init_data, both, sizeof(both))) !=
+        (r = stream_init(c, &c->rx, c->initiator ? resp_data : init_data, both, sizeof(both))) !=
             PTK_OK)
         goto out;
     c->state = ST_DATA;
@@ -276,9 +320,9 @@ static int obfs2_timer(void *conn, struct ptk_xfer *x)
 
 const struct ptk_transport_ops ptk_transport_obfs2 = {
     .name = "obfs2",
-    .flags = PTK_TRANSPORT_THREADSAFE, /* no instance state */
+    .flags = PTK_TRANSPORT_THREADSAFE, /* the server state is read-only after setup */
     .server_setup = obfs2_server_setup,
-    .server_free = obfs2_free_nothing,
+    .server_free = obfs2_server_free,
     .client_setup = NULL,
     .client_free = NULL,
     .client_new = obfs2_client_new,

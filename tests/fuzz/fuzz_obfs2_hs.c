@@ -37,7 +37,7 @@ static void check(int ok)
 static void stream(struct ptk_aes_ctr *c, const char *label, const uint8_t *x, size_t n)
 {
     uint8_t key[16], iv[16];
-    obfs2_kdf(label, x, n, key, iv);
+    obfs2_kdf(label, x, n, NULL, key, iv);
     check(ptk_aes_ctr_init(c, key, 16, iv) == PTK_OK);
 }
 

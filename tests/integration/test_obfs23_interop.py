@@ -8,11 +8,12 @@ pairing (ptkit client -> obfs4proxy server, obfs4proxy client -> ptkit
 server, ptkit <-> ptkit): 16 MiB each way on one connection, then 50
 concurrent connections.
 
-Also what obfs4proxy does that ptkit must match: obfs2's unsupported
-"shared-secret" (client arg: SOCKS general failure; server option: no obfs2
-listener), and how each server treats garbage (obfs3: 192 bytes taken as a
+Also obfs2's optional "shared-secret" (Python obfsproxy's; ptkit has it,
+obfs4proxy refuses it: client arg -> SOCKS general failure, server option ->
+no obfs2 listener), and how each server treats garbage (obfs3: 192 bytes taken as a
 key, then closed once 8226 more bytes hold no magic; obfs2: closed once 24
-bytes give a wrong magic; no silent-probe delay in either).
+bytes give a wrong magic; no silent-probe delay in either), which ptkit
+must match.
 """
 import os
 import socket
@@ -181,54 +182,79 @@ def test_50_concurrent(pts, servers, tmp_path, transport, pair):
     assert cli.pt.alive() and srv.pt.alive()
 
 
-# ---- obfs2 shared-secret: unsupported in obfs4proxy, so in ptkit ------------------------------
+# ---- obfs2 shared-secret: Python obfsproxy's option; ptkit has it, obfs4proxy refuses it ------
 
-@pytest.mark.parametrize("kind", ["ptkit", "obfs4proxy"])
-def test_obfs2_shared_secret_client_arg_rejected(pts, servers, tmp_path, kind):
+def test_obfs2_shared_secret_ptkit_to_ptkit(pts, servers, tmp_path):
+    """ServerTransportOptions obfs2:shared-secret=... and the client's SOCKS
+    arg: data flows; a wrong secret or none reaches nothing behind the server."""
+    h.require_private_netns()
+    echo = servers(h.Server(h.echo_handler))
+    srv = Side(pts, "ptkit", "obfs2", tmp_path / "server", server_orport=echo.addr,
+               options="obfs2:shared-secret=hunter2")
+    assert srv.addr, srv.lines
+    assert [t for t in srv.rest if t.startswith("ARGS:")] == [], srv.rest  # not advertised
+    cli = Side(pts, "ptkit", "obfs2", tmp_path / "client")
+    s, rep = h.socks5_connect(cli.addr, srv.addr[0], srv.addr[1],
+                              args=[("shared-secret", "hunter2")], timeout=15)
+    assert rep == 0, rep
+    ok, msg, _ = echo_check(s, os.urandom(2 * MIB), 60)
+    s.close()
+    assert ok, msg + failure_context(cli, srv)
+    assert echo.conns == 1, echo.conns
+    for args in ([("shared-secret", "hunter3")], None):
+        s, rep = h.socks5_connect(cli.addr, srv.addr[0], srv.addr[1], args=args, timeout=15)
+        if rep == 0:  # the client is connected once its own flight is out; then it is closed
+            s.settimeout(15)
+            try:
+                s.sendall(b"x" * 1000)
+                got = s.recv(100)
+            except OSError:
+                got = b""
+            assert got == b"", got
+        s.close()
+    time.sleep(0.5)
+    assert echo.conns == 1, "a connection with the wrong secret reached the OR port"
+    assert cli.pt.alive() and srv.pt.alive()
+
+
+def test_obfs2_shared_secret_obfs4proxy_client_refuses(pts, servers, tmp_path):
+    """obfs4proxy's client refuses the arg (SOCKS general failure) and still
+    works without it against ptkit's plain obfs2 server."""
     h.require_private_netns()
     echo = servers(h.Server(h.echo_handler))
     srv = Side(pts, "ptkit", "obfs2", tmp_path / "server", server_orport=echo.addr)
-    cli = Side(pts, kind, "obfs2", tmp_path / "client")
+    cli = Side(pts, "obfs4proxy", "obfs2", tmp_path / "client")
     s, rep = h.socks5_connect(cli.addr, srv.addr[0], srv.addr[1],
                               args=[("shared-secret", "hunter2")], timeout=15)
     s.close()
-    assert rep == 1, "%s: SOCKS reply %r, want 1 (general failure)" % (kind, rep)
-    # without the arg the same client works
+    assert rep == 1, "SOCKS reply %r, want 1 (general failure)" % rep
     s, rep = h.socks5_connect(cli.addr, srv.addr[0], srv.addr[1], timeout=15)
     assert rep == 0, rep
     ok, msg, _ = echo_check(s, os.urandom(100000), 30)
     s.close()
     assert ok, msg
-    assert echo.conns == 1, echo.conns  # the rejected request never reached the server
-    if kind == "ptkit":
-        assert "unsupported argument 'shared-secret'" in cli.log(), cli.log()[-2000:]
+    assert echo.conns == 1, echo.conns
 
 
-@pytest.mark.parametrize("kind", ["ptkit", "obfs4proxy"])
-def test_obfs2_shared_secret_server_option_rejected(pts, servers, tmp_path, kind):
-    """Neither opens an obfs2 listener. obfs4proxy says SMETHOD-ERROR; ptkit's
-    managed mode checks server options before VERSION and says ENV-ERROR."""
+def test_obfs2_shared_secret_obfs4proxy_server_refuses(pts, servers, tmp_path):
+    """obfs4proxy opens no obfs2 listener with the option (SMETHOD-ERROR)."""
     h.require_private_netns()
     echo = servers(h.Server(h.echo_handler))
     env = h.server_env(tmp_path / "server", transports="obfs2", bindaddr="obfs2-127.0.0.1:0",
                        orport="%s:%d" % tuple(echo.addr),
                        TOR_PT_SERVER_TRANSPORT_OPTIONS="obfs2:shared-secret=hunter2")
-    pt = start_pt(pts, kind, env)
+    pt = start_pt(pts, "obfs4proxy", env)
     lines = []
     while True:
         l = pt.readline(10)
         if l is None:
             break
         lines.append(l)
-        if l.endswith("SMETHODS DONE") or l.startswith("ENV-ERROR"):
+        if l.endswith("SMETHODS DONE"):
             break
-    errors = [l for l in lines if l.startswith(("SMETHOD-ERROR obfs2", "ENV-ERROR"))]
-    assert errors, (kind, lines)
-    assert "unsupported argument 'shared-secret'" in errors[0], (kind, errors)
-    assert not [l for l in lines if l.startswith("SMETHOD obfs2")], (kind, lines)
+    assert [l for l in lines if l.startswith("SMETHOD-ERROR obfs2")], lines
+    assert not [l for l in lines if l.startswith("SMETHOD obfs2")], lines
 
-
-# ---- garbage: both servers close the same way ---------------------------------------------------
 
 def probe(addr, data, timeout=15.0):
     """Send data, then read until the server closes. Returns (bytes it sent, seconds after

@@ -213,13 +213,30 @@ key = secret[0:16], counter = secret[16:32]; *_ct = AES-128-CTR(key, counter, da
     max_pad = resp_seed + aes_ctr(rpad[:16], rpad[16:],
                                   struct.pack(">II", 0x2BF5CA7E, 8192))  # + 8192 pad bytes
     data = chain(b"ptkit obfs2 data", 80)
+
+    # with the optional shared secret (Python obfsproxy's obfs2):
+    # MAC(s, x) = H^n(s | x | H(SECRET) | s), n = 100000, H^n = H applied n times
+    def mac_ss(s, x, secret):
+        m = s + x + hashlib.sha256(secret).digest() + s
+        for _ in range(100000):
+            m = hashlib.sha256(m).digest()
+        return m
+    secret = b"hunter2"
+    ss_ipad = mac_ss(b"Initiator obfuscation padding", init_seed, secret)
+    ss_rpad = mac_ss(b"Responder obfuscation padding", resp_seed, secret)
+    ss_idata = mac_ss(b"Initiator obfuscated data", init_seed + resp_seed, secret)
+    ss_rdata = mac_ss(b"Responder obfuscated data", init_seed + resp_seed, secret)
+    ss_server_hs = resp_seed + aes_ctr(ss_rpad[:16], ss_rpad[16:],
+                                       struct.pack(">II", 0x2BF5CA7E, 0))
     write("obfs2.txt", """
 obfs2 key schedule (obfs2 spec / obfs4proxy 0.0.14 transports/obfs2), from
 tests/vectors/gen_obfs23.py. MAC(s, x) = SHA256(s | x | s); key = MAC[0:16], iv = MAC[16:32].
 *_pad_*: MAC("<Role> obfuscation padding", own seed); *_data_*: MAC("<Role> obfuscated data",
 INIT_SEED | RESP_SEED). client_hs: INIT_SEED | E(pad key, MAGIC | PADLEN=5 | client_pad);
 server_hs: RESP_SEED | E(pad key, MAGIC | 0); bad_magic_hs: magic 0x2BF5CA7F;
-padlen_8193_hs / padlen_8192_hs: headers only (the latter wants 8192 more bytes).""", [
+padlen_8193_hs / padlen_8192_hs: headers only (the latter wants 8192 more bytes).
+ss_*: the same with the shared secret "hunter2" (Python obfsproxy): MAC(s, x) =
+H^100000(s | x | SHA256(secret) | s); ss_server_hs: RESP_SEED | E(ss pad key, MAGIC | 0).""", [
         ("init_seed", init_seed), ("resp_seed", resp_seed),
         ("init_pad_key", ipad[:16]), ("init_pad_iv", ipad[16:]),
         ("resp_pad_key", rpad[:16]), ("resp_pad_iv", rpad[16:]),
@@ -230,6 +247,13 @@ padlen_8193_hs / padlen_8192_hs: headers only (the latter wants 8192 more bytes)
         ("data", data),
         ("init_data_ct", aes_ctr(idata[:16], idata[16:], data)),
         ("resp_data_ct", aes_ctr(rdata[:16], rdata[16:], data)),
+        ("ss_secret", secret),
+        ("ss_init_pad_key", ss_ipad[:16]), ("ss_init_pad_iv", ss_ipad[16:]),
+        ("ss_resp_pad_key", ss_rpad[:16]), ("ss_resp_pad_iv", ss_rpad[16:]),
+        ("ss_init_data_key", ss_idata[:16]), ("ss_init_data_iv", ss_idata[16:]),
+        ("ss_resp_data_key", ss_rdata[:16]), ("ss_resp_data_iv", ss_rdata[16:]),
+        ("ss_server_hs", ss_server_hs),
+        ("ss_resp_data_ct", aes_ctr(ss_rdata[:16], ss_rdata[16:], data)),
     ])
 
 

@@ -45,9 +45,10 @@ void ptk_io_reserve_fds(struct ptk_io *io, int n)
     if (!ev)
         return;
     for (int fd = n - 1; fd >= 0; fd--) {
-        /* Adding creates the record even if the descriptor is not open (the
-         * backend would fail on it later); deleting before the loop runs
-         * leaves only the record. Highest first: the table is sized once. */
+        /* Adding creates the record even if the descriptor is not open: the
+         * backend then refuses the add (libevent logs it) and the record
+         * stays; an open one is deleted again. Highest first: the table is
+         * sized once. */
         event_assign(ev, io->base, fd, EV_READ, nop_cb, NULL);
         if (event_add(ev, NULL) == 0)
             event_del(ev);

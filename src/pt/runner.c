@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -20,10 +21,13 @@
  * debug level here is fine; embedders keep libevent's default.
  */
 static const struct ptk_logger *libevent_logger;
+/* set while descriptor records are reserved: one expected failure per closed fd */
+static atomic_bool libevent_quiet;
 
 static void libevent_log(int severity, const char *msg)
 {
-    ptk_log(libevent_logger, PTK_LOG_DEBUG, "libevent: %s", msg);
+    if (!atomic_load(&libevent_quiet))
+        ptk_log(libevent_logger, PTK_LOG_DEBUG, "libevent: %s", msg);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg);
@@ -312,9 +316,11 @@ int ptk_runner_run(struct ptk_runner *r, bool watch_stdin)
     int nfd = getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < 1048576
                   ? (int)nofile.rlim_cur
                   : 65536;
+    atomic_store(&libevent_quiet, true);
     ptk_io_reserve_fds(&r->io, nfd);
     for (unsigned i = 0; i + 1 < r->n_workers; i++)
         ptk_io_reserve_fds(&r->workers[i].io, nfd);
+    atomic_store(&libevent_quiet, false);
     if (ptk_io_start_idle_sweep(&r->io) != PTK_OK)
         return 1;
     struct timeval every = {1, 0};

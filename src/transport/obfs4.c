@@ -906,9 +906,12 @@ static int send_staged(struct obfs4_conn *c, struct ptk_xfer *x)
                     continue;
                 left = c->stage_len - c->stage_off;
             }
+            /* A 0 drawn (obfs4proxy panics there) sends what a segment holds:
+             * a table of only {0} must not stall the connection. */
             if (target == 0)
-                continue;
-            seg = (size_t)target;
+                seg = left < OBFS4_MAX_SEGMENT ? left : OBFS4_MAX_SEGMENT;
+            else
+                seg = (size_t)target;
         }
         int r = ptk_sink_put(x->wire, c->stage + c->stage_off, seg);
         if (r != PTK_OK)

@@ -27,7 +27,7 @@ MIB = 1024 * 1024
 def pt_cmd(kind):
     """(exe, argv) for kind "ptkit" or "obfs4proxy" (with its debug log enabled)."""
     if kind == "ptkit":
-        return None, ["--log-level", "info"]
+        return None, ["--log-level", "debug"]
     if kind == "obfs4proxy":
         return OBFS4PROXY, ["-enableLogging", "-logLevel", "DEBUG"]
     raise ValueError(kind)

@@ -31,7 +31,11 @@ def test_bench_json_parses_and_every_phase_ran():
         assert r[key] > 0, key
     assert r["hs_p50_ms"] <= r["hs_p99_ms"]
     assert (r["conns_ok"], r["conns_failed"]) == (50, 0)
-    assert 0 < r["rss_base_kib"] <= r["rss_peak_kib"]
+    # Memory read from /proc for both PTs at each point. No order is asserted
+    # between them: 50 connections are within allocator noise (under ASan the
+    # peak read has come out below the base one).
+    for key in ("rss_base_kib", "rss_peak_kib", "rss_after_kib"):
+        assert r[key] > 0, key
 
 
 def test_bench_table_with_two_pts_has_ratios():

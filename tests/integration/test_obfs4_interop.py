@@ -334,7 +334,9 @@ def test_data_then_close_is_delivered(pts, servers, tmp_path, pair, iat, directi
         got = sink["got"]
         assert len(got) == size and got == payload, \
             f"{where}: the OR side read {len(got)} of {size} bytes before EOF " \
-            f"(prefix match: {payload.startswith(got)})"
+            f"(prefix match: {payload.startswith(got)})\n--- server log:\n" \
+            f"{srv.log_text()[-3000:]}\n--- client log:\n{cli.log_text()[-3000:]}\n--- client stderr (exit {cli.pt.proc.poll()}):\n" \
+            f"{cli.pt.stderr[-3000:]}"
         assert extra == b"", f"{where}: {extra[:200]!r}"
 
 
@@ -544,3 +546,52 @@ def test_identity_options_written_like_obfs4proxy(pts, servers, tmp_path):
     srv = o.Obfs4Server("ptkit", tmp_path / "obfs4proxy", echo.addr, pts=pts)
     assert (srv.cert, srv.iat) == got["obfs4proxy"][:2], (srv.cert, srv.iat)
     assert "does not match" not in srv.pt.stderr, srv.pt.stderr[-1000:]
+
+
+# ---- a padding table of only 0 -------------------------------------------------------------
+
+# A bridge drbg-seed whose padding-length table is the single value 0 (about one
+# seed in 145,000; tests/unit/test_obfs4.c has the same one). obfs4proxy 0.0.14
+# in iat-mode=2 panics on drawing a 0 ("BUG: Write(), iat length was 0"); ptkit
+# sends a full segment instead. With such a seed ptkit's iat-mode=2 writer used
+# to spin forever.
+ZERO_LEN_SEED = "67adf4206fc3a653b3ca23c4c964be0a17854b88001cf9be"
+
+
+@pytest.mark.parametrize("client_kind", ["ptkit", "obfs4proxy"])
+def test_iat2_padding_table_of_zero(pts, servers, tmp_path, client_kind):
+    """ptkit bridge in iat-mode=2 with the {0} table: data flows both ways to
+    ptkit's client (which adopts the table) and toward obfs4proxy's (which
+    never writes here: it would panic with this table, as upstream's bug)."""
+    h.require_private_netns()
+    ident = [("node-id", os.urandom(20).hex()), ("private-key", os.urandom(32).hex()),
+             ("drbg-seed", ZERO_LEN_SEED), ("iat-mode", "2")]
+    size = 128 * 1024
+    payload = os.urandom(size)
+
+    def or_side(c):
+        if client_kind == "ptkit":
+            got = bytearray()
+            while len(got) < size:
+                d = c.recv(65536)
+                if not d:
+                    return
+                got += d
+            assert bytes(got) == payload
+        c.sendall(payload)
+
+    orport = servers(h.Server(or_side))
+    srv = o.Obfs4Server("ptkit", tmp_path / "server-state", orport.addr, ident, pts=pts)
+    cli = o.Obfs4Client(client_kind, tmp_path / "client-state", pts=pts)
+    s, rep = cli.connect(srv.addr, srv.cert, 2, timeout=30)
+    assert rep == 0, f"SOCKS reply {rep}"
+    if client_kind == "ptkit":
+        s.sendall(payload)
+    try:
+        got = h.recv_all(s, timeout=30)
+    except OSError as e:
+        got = repr(e).encode()
+    s.close()
+    assert len(got) == size and got == payload, \
+        f"{client_kind} client read {len(got)} of {size} bytes\n--- server log:\n" \
+        f"{srv.log_text()[-2000:]}"

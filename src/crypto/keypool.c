@@ -17,6 +17,7 @@ struct ptk_keypool {
     pthread_cond_t cv;
     pthread_t thread;
     bool threaded, stop;
+    bool refilling; /* the thread was woken and fills the pool up */
     size_t size, n;
     struct key keys[];
 };
@@ -26,8 +27,10 @@ static void *refill(void *arg)
     struct ptk_keypool *p = arg;
     struct key k;
     pthread_mutex_lock(&p->mu);
+    p->refilling = true; /* fill it once at start */
     while (!p->stop) {
-        if (p->n == p->size) {
+        if (p->n == p->size || !p->refilling) {
+            p->refilling = false;
             pthread_cond_wait(&p->cv, &p->mu);
             continue;
         }
@@ -85,8 +88,12 @@ void ptk_keypool_take(struct ptk_keypool *p, uint8_t priv[32], uint8_t pub[32],
         ptk_memzero(k, sizeof(*k));
         got = true;
     }
-    if (p->threaded)
+    /* Wake the thread once half the pool is gone, not on every take: it
+     * refills in one burst, and a handshake costs no thread wake-up. */
+    if (p->threaded && !p->refilling && p->n <= p->size / 2) {
+        p->refilling = true;
         pthread_cond_signal(&p->cv);
+    }
     pthread_mutex_unlock(&p->mu);
     if (!got)
         ptk_elligator2_keygen(priv, pub, repr);

@@ -5,7 +5,8 @@
  * obfs4 session key costs two scalar multiplications on average and a
  * variable amount of time. A pool keeps that work off the handshake's
  * critical path: ptk_keypool_take() hands out a ready key (or makes one on
- * the spot if the pool ran dry) and wakes the thread to refill. Keys are
+ * the spot if the pool ran dry) and, once half of it is gone, wakes the
+ * thread to fill it up again in one burst. Keys are
  * used once and wiped from the pool when taken.
  */
 #ifndef PTK_CRYPTO_KEYPOOL_H

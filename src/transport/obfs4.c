@@ -121,8 +121,9 @@ struct obfs4_conn {
     int iat_mode;
     struct obfs4_server *srv;     /* server role */
     struct client_hs *hs;         /* client role, during the handshake */
-    /* server role, until the handshake: the session key, made at accept time as
-     * obfs4proxy does, so the Elligator2 retries never show in the reply's timing */
+    /* server role, until the handshake: the session key, taken from the
+     * bridge's pool at accept time (obfs4proxy makes it then), so the Elligator2
+     * retries never show in the reply's timing */
     uint8_t y[32], Y[32], Yrepr[32];
     uint64_t start_ms;
     struct obfs4_framer enc, dec;
@@ -606,7 +607,7 @@ static int obfs4_server_new(void *server, void **out)
     c->server = true;
     c->srv = s;
     c->iat_mode = s->iat_mode;
-    ptk_elligator2_keygen(c->y, c->Y, c->Yrepr);
+    ptk_keypool_take(s->keys, c->y, c->Y, c->Yrepr);
     c->lendist = &s->lendist;
     c->iatdist = s->iat_mode != IAT_NONE ? &s->iatdist : NULL;
     *out = c;

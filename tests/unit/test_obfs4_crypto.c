@@ -8,13 +8,16 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <sodium.h>
 
 #include "../vectors/vectors.h"
 #include "crypto/drbg.h"
+#include "crypto/elligator2.h"
 #include "crypto/gorand.h"
+#include "crypto/keypool.h"
 #include "crypto/kdf.h"
 #include "crypto/ntor.h"
 #include "crypto/siphash.h"
@@ -198,12 +201,43 @@ static void test_frame_roundtrip_sizes(void **st)
     }
 }
 
+/* Pooled session keys: each valid (representative decodes to the public key,
+ * DH agrees with a peer), none handed out twice; a pool of 8 drained 40 times
+ * over both with its thread refilling (pauses let it) and without one. */
+static void test_keypool(void **st)
+{
+    (void)st;
+    for (int threaded = 0; threaded <= 1; threaded++) {
+        struct ptk_keypool *p = ptk_keypool_new(8, threaded);
+        assert_non_null(p);
+        static uint8_t seen[40][32];
+        for (int i = 0; i < 40; i++) {
+            uint8_t priv[32], pub[32], repr[32], pub2[32], peer[32], peer_pub[32], s1[32], s2[32];
+            ptk_keypool_take(p, priv, pub, repr);
+            ptk_elligator2_repr_to_pub(pub2, repr);
+            assert_memory_equal(pub, pub2, 32);
+            randombytes_buf(peer, sizeof(peer));
+            assert_int_equal(crypto_scalarmult_base(peer_pub, peer), 0);
+            assert_int_equal(crypto_scalarmult(s1, priv, peer_pub), 0);
+            assert_int_equal(crypto_scalarmult(s2, peer, pub), 0);
+            assert_memory_equal(s1, s2, 32);
+            for (int j = 0; j < i; j++)
+                assert_memory_not_equal(seen[j], priv, 32);
+            memcpy(seen[i], priv, 32);
+            if (threaded && i % 10 == 9)
+                usleep(20000);
+        }
+        ptk_keypool_free(p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_siphash),         cmocka_unit_test(test_drbg),
         cmocka_unit_test(test_ntor_and_kdf),    cmocka_unit_test(test_hkdf_rfc5869),
         cmocka_unit_test(test_masks_and_seed_frame), cmocka_unit_test(test_frame_roundtrip_sizes),
+        cmocka_unit_test(test_keypool),
     };
     return cmocka_run_group_tests_name("obfs4_crypto", tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@ def start_server(pts, tmp_path, servers, stub=None, argv=None, bindaddr="plain-1
     return pt, stub, methods["plain"][:2], cookie_path
 
 
-def warnings(pt, timeout=3.0, want=None):
+def warnings(pt, timeout=10.0, want=None):
     """Read stdout lines until a warning LOG line (containing `want`) arrives."""
     line = pt.wait_line(lambda l: l.startswith("LOG SEVERITY=warning")
                         and (want is None or want in h.parse_log_line(l)[1]), timeout)

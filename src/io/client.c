@@ -50,7 +50,7 @@ static void reply(struct ptk_pair *p, enum ptk_socks_reply code)
     struct ptk_buf out;
     ptk_buf_init(&out, 64);
     if (ptk_socks_server_reply(&c->socks, code, NULL, &out) == PTK_OK)
-        bufferevent_write(p->app_bev, ptk_buf_data(&out), ptk_buf_len(&out));
+        ptk_bev_write(p->app_bev, ptk_buf_data(&out), ptk_buf_len(&out));
     ptk_buf_free(&out);
 }
 
@@ -143,7 +143,7 @@ static void socks_read_cb(struct bufferevent *bev, void *arg)
     int r = ptk_socks_server_feed(&c->socks, d, len, &used, &out);
     evbuffer_drain(in, used);
     if (ptk_buf_len(&out))
-        bufferevent_write(bev, ptk_buf_data(&out), ptk_buf_len(&out));
+        ptk_bev_write(bev, ptk_buf_data(&out), ptk_buf_len(&out));
     ptk_buf_free(&out);
     if (r < 0) {
         enum ptk_log_level lvl = r == PTK_EINVAL ? PTK_LOG_WARNING : PTK_LOG_INFO;

@@ -81,7 +81,7 @@ static void extor_read_cb(struct bufferevent *bev, void *arg)
     int r = ptk_extor_client_feed(&s->extor, d, len, &used, &out);
     evbuffer_drain(in, used);
     if (ptk_buf_len(&out))
-        bufferevent_write(bev, ptk_buf_data(&out), ptk_buf_len(&out));
+        ptk_bev_write(bev, ptk_buf_data(&out), ptk_buf_len(&out));
     ptk_buf_free(&out);
     if (r < 0) {
         ptk_log(p->io->log, PTK_LOG_WARNING, "%s: Extended ORPort: %s", p->transport_name,

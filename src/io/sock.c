@@ -249,3 +249,18 @@ void ptk_sock_disable(struct ptk_sock *s)
     update_read(s);
     update_write(s);
 }
+
+int ptk_bev_write(struct bufferevent *bev, const void *data, size_t len)
+{
+    const char *d = data;
+    evutil_socket_t fd = bufferevent_getfd(bev);
+    if (len && fd >= 0 && evbuffer_get_length(bufferevent_get_output(bev)) == 0) {
+        ssize_t n = send(fd, d, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            d += n;
+            len -= (size_t)n;
+        }
+        /* on an error the bufferevent's own write finds it and reports it */
+    }
+    return len ? bufferevent_write(bev, d, len) : 0;
+}

@@ -53,4 +53,13 @@ void ptk_sock_flush(struct ptk_sock *s);
 /* Stop all callbacks (closing). */
 void ptk_sock_disable(struct ptk_sock *s);
 
+/*
+ * bufferevent_write, but sent at once when nothing is queued before it: a
+ * bufferevent otherwise waits a loop turn for the write event (two epoll
+ * changes and a wakeup per message), which the set-up exchanges (SOCKS
+ * replies, Extended ORPort messages) pay on every connection. For connected
+ * sockets only. 0 or -1 as bufferevent_write.
+ */
+int ptk_bev_write(struct bufferevent *bev, const void *data, size_t len);
+
 #endif

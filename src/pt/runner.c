@@ -30,6 +30,24 @@ static void libevent_log(int severity, const char *msg)
         ptk_log(libevent_logger, PTK_LOG_DEBUG, "libevent: %s", msg);
 }
 
+/*
+ * An event loop for the relay. The changelist makes libevent hand epoll the
+ * net effect of a callback's event_add/event_del calls once per loop turn
+ * (a connection's set-up toggles the same descriptor several times), instead
+ * of one epoll_ctl per call. ptkit never dup()s a socket it watches, the
+ * caveat libevent gives for this flag.
+ */
+static struct event_base *new_base(void)
+{
+    struct event_config *cfg = event_config_new();
+    if (!cfg)
+        return NULL;
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    struct event_base *b = event_base_new_with_config(cfg);
+    event_config_free(cfg);
+    return b;
+}
+
 static void on_signal(evutil_socket_t sig, short what, void *arg);
 static void trim_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -45,7 +63,7 @@ int ptk_runner_init(struct ptk_runner *r, const struct ptk_pt_opts *o, bool log_
     /* Workers wake each other with event_active(): libevent needs its locks. */
     if (evthread_use_pthreads() != 0)
         return PTK_ENOMEM;
-    r->base = event_base_new();
+    r->base = new_base();
     if (!r->base)
         return PTK_ENOMEM;
     r->n_workers = 1;
@@ -114,7 +132,7 @@ unsigned ptk_runner_set_workers(struct ptk_runner *r, unsigned n)
         struct ptk_worker *w = &r->workers[i];
         w->r = r;
         w->index = i + 1;
-        if (!(w->base = event_base_new()) ||
+        if (!(w->base = new_base()) ||
             !(w->ctl = event_new(w->base, -1, EV_PERSIST, worker_ctl, w))) {
             if (w->base)
                 event_base_free(w->base);

@@ -554,15 +554,18 @@ static void close_many(int *fds, unsigned n)
             close(fds[i]);
 }
 
-/* RSS of both PTs once it stops changing (10 s at most): lets them notice
- * closes and give freed memory back */
+/* RSS of both PTs once it has not changed for 2 s (20 s at most): lets them
+ * notice closes and give freed memory back. A shorter window can read before
+ * a PT's periodic trim (ptkit: every second) has run at all. */
 static double settled_rss(struct bench *b)
 {
-    double prev = -1, cur = pair_rss(b);
-    for (int i = 0; i < 20 && cur != prev; i++) {
+    double prev = pair_rss(b), cur = prev;
+    int stable = 0;
+    for (int i = 0; i < 40 && stable < 4; i++) {
         usleep(500000);
-        prev = cur;
         cur = pair_rss(b);
+        stable = cur == prev ? stable + 1 : 0;
+        prev = cur;
     }
     return cur;
 }

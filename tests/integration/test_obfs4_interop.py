@@ -47,7 +47,7 @@ def test_interop_bulk_sha256(pts, servers, tmp_path, pair, iat):
     h.require_private_netns()
     client_kind, server_kind = pair
     echo, srv, cli = run_pair(pts, servers, tmp_path, client_kind, server_kind,
-                              [("iat-mode", str(iat))])
+                              o.iat_options(iat))
     assert srv.iat == iat, f"{server_kind} SMETHOD ARGS say iat-mode={srv.iat}, want {iat}"
     assert srv.cert and len(srv.cert) == 70, srv.args
     if iat == 0 or o.SLOW:
@@ -306,7 +306,7 @@ def test_data_then_close_is_delivered(pts, servers, tmp_path, pair, iat, directi
 
     orport = servers(h.Server(or_side))
     srv = o.Obfs4Server(server_kind, tmp_path / "server-state", orport.addr,
-                        [("iat-mode", str(iat))], pts=pts)
+                        o.iat_options(iat), pts=pts)
     cli = o.Obfs4Client(client_kind, tmp_path / "client-state", pts=pts)
     s, rep = cli.connect(srv.addr, srv.cert, iat, timeout=30)
     assert rep == 0, f"SOCKS reply {rep}"

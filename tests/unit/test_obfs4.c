@@ -1447,6 +1447,14 @@ static void test_data_zero_length_table(void **st)
     assert_int_equal(d.values[0], 0);
     for (int iat = 0; iat <= 2; iat++)
         data_test_seed(iat, false, ZERO_LEN_SEED);
+
+    /* and the integration tests' IAT2_SAFE_SEED (obfs4_helpers.py) has no 0 at all */
+    for (int i = 0; i < 24; i++)
+        sscanf("0ff0e45bf25d9669645f9c78b9e5a3736921c2b7e86abb2e" + 2 * i, "%2hhx", &sb[i]);
+    ptk_probdist_init(&d, sb, 0, SEG, false);
+    assert_int_equal(d.n, 87);
+    for (int i = 0; i < d.n; i++)
+        assert_int_not_equal(d.values[i], 0);
 }
 
 static void test_data_iat0(void **st)

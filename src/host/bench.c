@@ -254,34 +254,6 @@ static double pair_rss(struct bench *b)
     return (double)proc_rss_kib(ptk_pt_pid(b->client)) + (double)proc_rss_kib(ptk_pt_pid(b->server));
 }
 
-static int read_full(int fd, uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t r = read(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
-static int write_full(int fd, const uint8_t *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t r = write(fd, p, n);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 /*
  * One connection the way tor makes it: SOCKS to the client PT with the
  * bridge's args, CONNECT to the server PT; then (echo mode) one byte there
@@ -319,7 +291,7 @@ static int open_conn(struct bench *b, bool roundtrip)
     ptk_buf_init(&out, 1024);
     int r = ptk_socks_client_init(&sc, &cfg, &out);
     while (r >= 0 && r != PTK_DONE) {
-        if (ptk_buf_len(&out) && write_full(fd, ptk_buf_data(&out), ptk_buf_len(&out)) != 0)
+        if (ptk_buf_len(&out) && ptk_fd_write_all(fd, ptk_buf_data(&out), ptk_buf_len(&out)) != 0)
             break;
         ptk_buf_reset(&out);
         ssize_t n = read(fd, in + have, sizeof(in) - have);
@@ -337,7 +309,7 @@ static int open_conn(struct bench *b, bool roundtrip)
         goto fail;
     if (roundtrip) {
         uint8_t c = 'x';
-        if (write_full(fd, &c, 1) != 0 || read_full(fd, &c, 1) != 0 || c != 'x')
+        if (ptk_fd_write_all(fd, &c, 1) != 0 || ptk_fd_read_all(fd, &c, 1) != 0 || c != 'x')
             goto fail;
     }
     return fd;
@@ -441,7 +413,7 @@ static void *send_loop(void *arg)
     static uint8_t chunk[65536]; /* contents do not matter; the transports encrypt */
     struct sender *s = arg;
     while (!atomic_load(s->stop))
-        if (write_full(s->fd, chunk, sizeof(chunk)) != 0) {
+        if (ptk_fd_write_all(s->fd, chunk, sizeof(chunk)) != 0) {
             s->errors += !atomic_load(s->stop); /* failures after the stop are ours */
             break;
         }

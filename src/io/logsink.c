@@ -1,7 +1,6 @@
 /* Log sink for the PT program (see pt/logsink.h). */
 #include "io/logsink.h"
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -11,20 +10,8 @@
 #include "ptkit/buf.h"
 #include "ptkit/error.h"
 #include "ptkit/msg.h"
+#include "util/file.h"
 
-static void write_all(int fd, const void *p, size_t n)
-{
-    const char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return; /* nowhere to report a failing log; drop the line */
-        c += w;
-        n -= (size_t)w;
-    }
-}
 
 static void sink(void *ud, enum ptk_log_level level, const char *msg)
 {
@@ -49,9 +36,9 @@ static void sink(void *ud, enum ptk_log_level level, const char *msg)
         ptk_msg_log(&b, level, msg);
     pthread_mutex_lock(&s->mu);
     if (s->err_fd >= 0)
-        write_all(s->err_fd, line, (size_t)n);
+        (void)ptk_fd_write_all(s->err_fd, line, (size_t)n); /* a failing log is dropped */
     if (ptk_buf_len(&b))
-        write_all(s->out_fd, ptk_buf_data(&b), ptk_buf_len(&b));
+        (void)ptk_fd_write_all(s->out_fd, ptk_buf_data(&b), ptk_buf_len(&b));
     pthread_mutex_unlock(&s->mu);
     ptk_buf_free(&b);
 }
@@ -84,6 +71,6 @@ void ptk_logsink_free(struct ptk_logsink *s)
 void ptk_logsink_line(struct ptk_logsink *s, int fd, const void *line, size_t n)
 {
     pthread_mutex_lock(&s->mu);
-    write_all(fd, line, n);
+    (void)ptk_fd_write_all(fd, line, n);
     pthread_mutex_unlock(&s->mu);
 }

@@ -56,14 +56,31 @@ int ptk_file_read(const char *path, size_t max, char **out, size_t *len)
     return PTK_OK;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int ptk_fd_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0)
+        if (n <= 0)
+            return PTK_EIO;
+        p += n;
+        len -= (size_t)n;
+    }
+    return PTK_OK;
+}
+
+int ptk_fd_read_all(int fd, void *data, size_t len)
+{
+    char *p = data;
+    while (len > 0) {
+        ssize_t n = read(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            errno = 0;
+        if (n <= 0)
             return PTK_EIO;
         p += n;
         len -= (size_t)n;
@@ -91,7 +108,7 @@ int ptk_file_write_atomic(const char *path, const void *data, size_t len, mode_t
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return PTK_EIO;
-    if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != PTK_OK || fsync(fd) != 0) {
+    if (fchmod(fd, mode) != 0 || ptk_fd_write_all(fd, data, len) != PTK_OK || fsync(fd) != 0) {
         int e = errno;
         close(fd);
         unlink(tmp);

@@ -26,6 +26,11 @@ int ptk_file_write_atomic(const char *path, const void *data, size_t len, mode_t
 int ptk_mkdir_p(const char *dir, const char **why);
 /* Remove a directory tree (no symlinks followed). Errors are ignored. */
 void ptk_rm_rf(const char *path);
+/* Write all of data to a blocking fd (EINTR retried). PTK_OK, or PTK_EIO with errno. */
+int ptk_fd_write_all(int fd, const void *data, size_t len);
+/* Read exactly len bytes from a blocking fd (EINTR retried). PTK_OK, or PTK_EIO
+ * (errno set, or 0 at EOF before len bytes). */
+int ptk_fd_read_all(int fd, void *data, size_t len);
 /* Join dir and name with exactly one '/' into out. PTK_ETOOBIG if it does not fit. */
 int ptk_path_join(char *out, size_t n, const char *dir, const char *name);
 

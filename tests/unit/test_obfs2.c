@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "../vectors/vectors.h"
@@ -69,10 +70,11 @@ static void stream(struct ptk_aes_ctr *c, const char *label, const uint8_t *x, s
 
 /* ---------- key derivation ---------- */
 
-static void test_kdf_vectors(void **st)
+/* The four keys and IVs against the vectors named `prefix`init_pad_key etc.
+ * (secret_hash: SHA256 of the shared secret, or NULL for none). */
+static void check_kdf(const char *prefix, const uint8_t *secret_hash)
 {
-    (void)st;
-    uint8_t is[16], rs[16], both[32], key[16], iv[16], wk[16], wi[16], data[80], ct[80], out[80];
+    uint8_t is[16], rs[16], both[32], key[16], iv[16], wk[16], wi[16];
     load("init_seed", is, 16);
     load("resp_seed", rs, 16);
     memcpy(both, is, 16);
@@ -88,12 +90,26 @@ static void test_kdf_vectors(void **st)
     };
     for (size_t i = 0; i < 4; i++) {
         const uint8_t *x = cases[i].which == 0 ? is : cases[i].which == 1 ? rs : both;
-        obfs2_kdf(cases[i].label, x, cases[i].which == 2 ? 32 : 16, NULL, key, iv);
-        load(cases[i].k, wk, 16);
-        load(cases[i].iv, wi, 16);
+        char name[64];
+        obfs2_kdf(cases[i].label, x, cases[i].which == 2 ? 32 : 16, secret_hash, key, iv);
+        snprintf(name, sizeof(name), "%s%s", prefix, cases[i].k);
+        load(name, wk, 16);
+        snprintf(name, sizeof(name), "%s%s", prefix, cases[i].iv);
+        load(name, wi, 16);
         assert_memory_equal(key, wk, 16);
         assert_memory_equal(iv, wi, 16);
     }
+}
+
+static void test_kdf_vectors(void **st)
+{
+    (void)st;
+    uint8_t is[16], rs[16], both[32], data[80], ct[80], out[80];
+    check_kdf("", NULL);
+    load("init_seed", is, 16);
+    load("resp_seed", rs, 16);
+    memcpy(both, is, 16);
+    memcpy(both + 16, rs, 16);
     struct ptk_aes_ctr c = PTK_AES_CTR_INIT;
     load("data", data, sizeof(data));
     stream(&c, INIT_DATA, both, 32);
@@ -352,30 +368,10 @@ static void kv(struct ptk_kvlist *l, const char *k, const char *v)
 static void test_shared_secret_kdf_vectors(void **st)
 {
     (void)st;
-    uint8_t secret[7], sh[32], is[16], rs[16], both[32], key[16], iv[16], wk[16], wi[16];
+    uint8_t secret[7], sh[32];
     load("ss_secret", secret, sizeof(secret));
     ptk_sha256(secret, sizeof(secret), sh);
-    load("init_seed", is, 16);
-    load("resp_seed", rs, 16);
-    memcpy(both, is, 16);
-    memcpy(both + 16, rs, 16);
-    static const struct {
-        const char *label, *k, *iv;
-        int which;
-    } cases[] = {
-        {INIT_PAD, "ss_init_pad_key", "ss_init_pad_iv", 0},
-        {RESP_PAD, "ss_resp_pad_key", "ss_resp_pad_iv", 1},
-        {INIT_DATA, "ss_init_data_key", "ss_init_data_iv", 2},
-        {RESP_DATA, "ss_resp_data_key", "ss_resp_data_iv", 2},
-    };
-    for (size_t i = 0; i < 4; i++) {
-        const uint8_t *x = cases[i].which == 0 ? is : cases[i].which == 1 ? rs : both;
-        obfs2_kdf(cases[i].label, x, cases[i].which == 2 ? 32 : 16, sh, key, iv);
-        load(cases[i].k, wk, 16);
-        load(cases[i].iv, wi, 16);
-        assert_memory_equal(key, wk, 16);
-        assert_memory_equal(iv, wi, 16);
-    }
+    check_kdf("ss_", sh);
 }
 
 /* A client with shared-secret=hunter2 reads the vector server's flight and data. */
